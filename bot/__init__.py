@@ -1,0 +1,1 @@
+"""The runtime: configuration, platform adapters, renderers and the command line."""

@@ -1,0 +1,1 @@
+"""Platform adapters: platform events in, :class:`handlers.Request`; replies out."""

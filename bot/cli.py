@@ -1,0 +1,118 @@
+"""The command line: ``console``, ``ask``, ``run``, ``check-config`` and ``sync-commands``.
+
+Platform libraries are imported only by the commands that need them, so ``ask`` and ``console``
+start fast and work without discord.py or python-telegram-bot being importable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from handlers import CatalogueError, Handler, Request, load
+from handlers.models import Reply
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def env_locale(environ: dict[str, str] | None = None) -> str | None:
+    """The user's locale from ``LC_ALL``/``LC_MESSAGES``/``LANG`` (``fr_FR.UTF-8`` → ``fr-FR``)."""
+    env = os.environ if environ is None else environ
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(name, "")
+        if value and value not in ("C", "POSIX") and not value.startswith("C."):
+            return value.split(".", 1)[0].split("@", 1)[0].replace("_", "-")
+    return None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="http-status-bot: explains HTTP status codes on Discord, Telegram and the console.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    console = sub.add_parser("console", help="interactive prompt (no token needed)")
+    console.add_argument("--lang", help="answer in this language (en, fr, de, ...)")
+
+    ask = sub.add_parser("ask", help="answer one query, or one per line of standard input with '-'")
+    ask.add_argument(
+        "query", nargs="+", metavar="QUERY", help="a code, a class or words; '-' reads standard input"
+    )
+    ask.add_argument("--lang", help="answer in this language (en, fr, de, ...)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object per answer")
+
+    for name, text in (
+        ("run", "start every enabled platform adapter"),
+        ("check-config", "validate the configuration and print it with secrets masked"),
+    ):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("--config", metavar="FILE", help="TOML file (default: $BOT_CONFIG)")
+
+    sync = sub.add_parser("sync-commands", help="register the Discord commands through the REST API")
+    sync.add_argument("--config", metavar="FILE", help="TOML file (default: $BOT_CONFIG)")
+    sync.add_argument("--guild", type=int, metavar="ID", help="a guild (instant) instead of global")
+    return parser
+
+
+def _load_handler() -> Handler:
+    return Handler(load())
+
+
+def _write(reply: Reply, as_json: bool, out: TextIO) -> None:
+    from bot.render.plain import render_plain, reply_json
+
+    if as_json:
+        out.write(json.dumps(reply_json(reply), ensure_ascii=False) + "\n")
+    else:
+        out.write(render_plain(reply) + "\n")
+        out.flush()
+
+
+def _ask(args: argparse.Namespace, handler: Handler, stdin: TextIO, out: TextIO) -> int:
+    langs = (args.lang, env_locale())
+    if args.lang and handler.supported(args.lang) is None:
+        sys.stderr.write(f"unknown language {args.lang!r}; available: {', '.join(handler.languages)}\n")
+        return EXIT_USAGE
+    if args.query == ["-"]:
+        for line in stdin:
+            _write(handler.answer(Request(line.rstrip("\r\n"), langs)), args.json, out)
+            if not args.json:
+                out.write("\n")
+        return EXIT_OK
+    _write(handler.answer(Request(" ".join(args.query), langs)), args.json, out)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, out: TextIO | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    stdin = stdin or sys.stdin
+    out = out or sys.stdout
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if args.command in ("run", "check-config", "sync-commands"):
+        from bot.commands import run_command
+
+        return run_command(args)
+    try:
+        handler = _load_handler()
+    except CatalogueError as exc:
+        sys.stderr.write(f"catalogue error: {exc}\n")
+        return EXIT_FAILURE
+    if args.command == "ask":
+        try:
+            return _ask(args, handler, stdin, out)
+        except BrokenPipeError:
+            return EXIT_OK
+    from bot.adapters.console import run_console
+
+    return run_console(handler, lang=args.lang, locale=env_locale())

@@ -1,0 +1,80 @@
+"""Prometheus metrics, one registry per process (passed in, never global)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The handler answers in microseconds; the top buckets catch pathological queries.
+LATENCY_BUCKETS = (25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2, 0.25)
+
+
+class Metrics:
+    """Requests, errors, handler latency and platform retries, labelled by platform."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        self._requests = Counter(
+            "http_status_bot_requests",
+            "Queries answered, by platform and reply kind",
+            ["platform", "kind"],
+            registry=self.registry,
+        )
+        self._errors = Counter(
+            "http_status_bot_errors",
+            "Failures while answering or delivering, by platform and stage",
+            ["platform", "stage"],
+            registry=self.registry,
+        )
+        self._latency = Histogram(
+            "http_status_bot_handler_seconds",
+            "Time spent inside the shared handler",
+            ["platform"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self._retries = Counter(
+            "http_status_bot_platform_retries",
+            "Platform API calls retried, by platform and reason",
+            ["platform", "reason"],
+            registry=self.registry,
+        )
+
+        self._connected = Gauge(
+            "http_status_bot_adapter_connected",
+            "1 while the platform adapter is connected and serving, else 0",
+            ["platform"],
+            registry=self.registry,
+        )
+        self._restarts = Counter(
+            "http_status_bot_adapter_restarts",
+            "Adapters restarted by the runtime after staying disconnected",
+            ["platform"],
+            registry=self.registry,
+        )
+
+    def observe(self, platform: str, kind: str, seconds: float) -> None:
+        """Count one answered query and the time the handler took."""
+        self._requests.labels(platform=platform, kind=kind).inc()
+        self._latency.labels(platform=platform).observe(seconds)
+
+    def error(self, platform: str, stage: str) -> None:
+        """Count one failure (``handler``, ``send``, ``connection``...)."""
+        self._errors.labels(platform=platform, stage=stage).inc()
+
+    def retry(self, platform: str, reason: str) -> None:
+        """Count one retried platform API call (``rate_limit``, ``server_error``, ``network``)."""
+        self._retries.labels(platform=platform, reason=reason).inc()
+
+    def set_connected(self, platform: str, connected: bool) -> None:
+        """Record whether an adapter is connected now (refreshed on every scrape)."""
+        self._connected.labels(platform=platform).set(1 if connected else 0)
+
+    def restarted(self, platform: str) -> None:
+        """Count one restart of an adapter by the runtime's supervisor."""
+        self._restarts.labels(platform=platform).inc()
+
+    def render(self) -> bytes:
+        """The registry in Prometheus' text exposition format."""
+        return generate_latest(self.registry)

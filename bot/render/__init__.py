@@ -1,0 +1,1 @@
+"""Renderers: a platform-neutral :class:`handlers.Reply` in, one platform's message out."""

@@ -1,0 +1,40 @@
+"""Plain-text rendering, for the console, ``ask`` and logs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.models import Reply
+
+
+def render_plain(reply: Reply) -> str:
+    """The reply exactly as a person reads it in a terminal."""
+    lines = [reply.title]
+    if reply.summary:
+        lines.append(reply.summary)
+    if reply.body:
+        lines += ["", reply.body]
+    if reply.items:
+        lines.append("")
+        lines += [f"  {item.title} — {item.summary}" for item in reply.items]
+    if reply.fields:
+        lines.append("")
+        lines += [f"{f.name}: {f.value}" for f in reply.fields]
+    if reply.links:
+        lines.append("")
+        lines += [f"{link.label}: {link.url}" for link in reply.links]
+    return "\n".join(lines)
+
+
+def reply_json(reply: Reply) -> dict[str, Any]:
+    """The ``--json`` object of ``ask``: its keys are a contract with scripts and checks."""
+    return {
+        "kind": reply.kind,
+        "query": reply.query,
+        "lang": reply.lang,
+        "codes": list(reply.codes),
+        "class": reply.code_class,
+        "error": reply.error,
+        "title": reply.title,
+        "text": render_plain(reply),
+    }

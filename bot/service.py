@@ -1,0 +1,56 @@
+"""What every adapter is given: the handler, metrics and the preference store, in one object."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot.metrics import Metrics
+from bot.storage import MemoryPreferences, PreferenceStore
+from handlers import Handler, Item, Reply, Request
+
+
+@dataclass
+class Service:
+    """The shared core as adapters see it: answers are timed and counted per platform."""
+
+    handler: Handler
+    metrics: Metrics = field(default_factory=Metrics)
+    prefs: PreferenceStore = field(default_factory=MemoryPreferences)
+    default_lang: str = "en"
+
+    def answer(self, request: Request) -> Reply:
+        """The handler's reply, timed; a failure is counted and re-raised for the adapter."""
+        start = time.perf_counter()
+        try:
+            reply = self.handler.answer(request)
+        except Exception:
+            self.metrics.error(request.platform, "handler")
+            raise
+        self.metrics.observe(request.platform, reply.kind, time.perf_counter() - start)
+        return reply
+
+    def suggest(self, platform: str, text: str, langs: Sequence[str | None], limit: int) -> list[Item]:
+        """Autocomplete or inline choices, timed like an answer."""
+        start = time.perf_counter()
+        try:
+            items = self.handler.suggest(text, langs, limit)
+        except Exception:
+            self.metrics.error(platform, "handler")
+            raise
+        self.metrics.observe(platform, "suggest", time.perf_counter() - start)
+        return items
+
+    async def langs(
+        self,
+        chat: str | None,
+        explicit: str | None = None,
+        user_locale: str | None = None,
+        server_locale: str | None = None,
+    ) -> tuple[str | None, ...]:
+        """Language preferences strongest first: the explicit option, the chat's stored
+        preference, the user's client locale, the server's locale, then the configured default.
+        """
+        stored = await self.prefs.get(chat) if chat else None
+        return (explicit, stored, user_locale, server_locale, self.default_lang)

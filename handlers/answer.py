@@ -1,0 +1,415 @@
+"""The shared handler: a :class:`Request` in, a platform-neutral :class:`Reply` out."""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+from rapidfuzz import fuzz, process
+
+from handlers.catalogue import Catalogue, Entry, Language
+from handlers.languages import locale_map, lookup, resolve
+from handlers.models import ErrorKind, Field, Item, Link, Reply, Request
+from handlers.normalise import fold, tokens
+from handlers.query_parser import MAX_QUERY, Parsed, codes_in_text, parse
+from handlers.search import STOPWORDS, Hit, SearchIndex
+
+CLASS_COLOURS = {1: 0x95A5A6, 2: 0x2ECC71, 3: 0x3498DB, 4: 0xE67E22, 5: 0xE74C3C}
+NEUTRAL_COLOUR = 0x5865F2
+# A word search answers with one card when its best hit is this much ahead of the next one.
+_MIN_SCORE = 0.9
+_CLEAR_LEAD = 1.5
+_MAX_CANDIDATES = 5
+
+
+class Handler:
+    """Answers queries from one catalogue; pure and synchronous, safe to share between adapters."""
+
+    def __init__(self, catalogue: Catalogue, rng: random.Random | None = None) -> None:
+        self.catalogue = catalogue
+        self._rng = rng or random.Random()
+        self._locales = locale_map(catalogue.languages)
+        self._random_words = frozenset(
+            " ".join(fold(w).split()) for lang in catalogue.languages.values() for w in lang.random_words
+        )
+        self._known = frozenset(catalogue.by_code)
+        self._index: SearchIndex | None = None
+        self._reason_phrases = {
+            e.id: e.phrase for e in catalogue.entries if e.phrase and not e.phrase.startswith("(")
+        }
+
+    @property
+    def index(self) -> SearchIndex:
+        """The word-search index, built on first use so that code lookups start fast."""
+        if self._index is None:
+            self._index = SearchIndex(self.catalogue)
+        return self._index
+
+    def warm(self) -> None:
+        """Build the search index now (long-running adapters call this at start-up)."""
+        _ = self.index
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Codes of the languages the catalogue speaks."""
+        return tuple(self.catalogue.languages)
+
+    def language(self, candidates: Iterable[str | None]) -> str:
+        """The reply language for preferences listed strongest first (English as fallback)."""
+        return resolve(candidates, self._locales)
+
+    def supported(self, candidate: str | None) -> str | None:
+        """The language a locale or language name maps to, or ``None`` when none fits."""
+        return lookup(candidate, self._locales)
+
+    def ui(self, lang: str, key: str, **values: object) -> str:
+        """A localised interface string with its placeholders filled."""
+        text = self._lang(lang).ui.get(key) or self.catalogue.languages["en"].ui[key]
+        return text.format(**values) if values else text
+
+    def _lang(self, lang: str) -> Language:
+        return self.catalogue.languages.get(lang) or self.catalogue.languages["en"]
+
+    # ---- entry points -------------------------------------------------------------------
+
+    def answer(self, request: Request) -> Reply:
+        """Answer one request. Nothing a user types makes this raise."""
+        lang = self.language(request.langs)
+        if request.mode == "explain":
+            return self._explain(request.text, lang)
+        parsed = parse(request.text, self._random_words)
+        query = request.text
+        match parsed.kind:
+            case "empty":
+                return self.help(lang, query)
+            case "too_long":
+                return self._error(query, lang, "too_long", self.ui(lang, "err_too_long", limit=MAX_QUERY))
+            case "random":
+                code = self._rng.choice(self.catalogue.codes)
+                return self.card(code, lang, query)
+            case "code":
+                return self._code(parsed.codes[0], lang, query)
+            case "codes":
+                return self._codes(parsed.codes, lang, query)
+            case "class" | "pattern":
+                return self._class(parsed, lang, query)
+            case _:
+                return self._words(parsed.folded, lang, query)
+
+    def suggest(self, text: str, langs: Sequence[str | None] = (), limit: int = 25) -> list[Item]:
+        """Choices for autocomplete and inline queries, best first (popular codes when empty)."""
+        lang = self.language(langs)
+        stripped = text.strip()
+        if not stripped:
+            return self._items(self._dedupe_codes(self.catalogue.popular), lang)[:limit]
+        digits = fold(stripped).lstrip("#")
+        if digits.isdecimal() and len(digits) <= 3:
+            # "50" lists 500-509 first, then the rest of the class (510, 511...).
+            codes = [c for c in self.catalogue.codes if str(c).startswith(digits)]
+            codes += [c for c in self._members(digits[0]) if c not in codes]
+            if len(digits) == 3 and int(digits) in self._known:
+                first = self.catalogue.by_code[int(digits)][0]
+                codes = [first.code, *(c for c in first.related if c != first.code)]
+            return self._items(codes, lang)[:limit]
+        parsed = parse(stripped, self._random_words)
+        if parsed.kind in ("class", "pattern"):
+            return self._items(self._members(parsed.prefix), lang)[:limit]
+        if parsed.kind in ("code", "codes"):
+            return self._items([c for c in parsed.codes if c in self._known], lang)[:limit]
+        if parsed.kind != "words":
+            return []
+        hits = self.index.search(parsed.folded, limit=limit * 2, prefix_last=True)
+        found: list[int] = []
+        for hit in hits:
+            if hit.is_class:
+                found.extend(self._members(hit.key[-1]))
+            else:
+                found.append(self.catalogue.by_id[hit.key].code)
+        return self._items(self._dedupe_codes(found), lang)[:limit]
+
+    def card(self, code: int, lang: str, query: str = "") -> Reply:
+        """The full card for a catalogued code (every meaning it has)."""
+        entries = self.catalogue.by_code[code]
+        primary = entries[0]
+        language = self._lang(lang)
+        text = self.catalogue.text(primary, lang)
+        fields = [
+            Field(self.ui(lang, "field_class"), self._class_label(primary.code // 100, language)),
+            Field(self.ui(lang, "field_standing"), self._standing(primary, language)),
+            Field(self.ui(lang, "field_spec"), primary.spec.title),
+        ]
+        if primary.related:
+            related = ", ".join(self.title(c, "en") for c in primary.related if c in self._known)
+            fields.append(Field(self.ui(lang, "field_related"), related, inline=False))
+        if primary.headers:
+            fields.append(Field(self.ui(lang, "field_headers"), ", ".join(primary.headers)))
+        if primary.former_names:
+            fields.append(Field(self.ui(lang, "field_former_names"), ", ".join(primary.former_names)))
+        for other in entries[1:]:
+            other_text = self.catalogue.text(other, lang)
+            label = self.ui(
+                lang,
+                "field_also",
+                title=self._entry_title(other, lang),
+                origin=language.origins.get(other.origin or "", other.origin or ""),
+            )
+            fields.append(Field(label, f"{other_text.summary}. {other_text.description}", inline=False))
+        links = [Link(self.ui(lang, "button_spec"), primary.spec.url)]
+        if primary.mdn:
+            links.append(Link(self.ui(lang, "button_mdn"), primary.mdn))
+        return Reply(
+            kind="entry",
+            query=query,
+            lang=language.code,
+            title=self._entry_title(primary, lang),
+            summary=text.summary,
+            body=text.description,
+            fields=tuple(fields),
+            links=tuple(links),
+            codes=(code,),
+            code_class=primary.cls,
+            colour=CLASS_COLOURS[code // 100],
+            rtl=language.rtl,
+        )
+
+    def help(self, lang: str, query: str = "") -> Reply:
+        """The help text."""
+        language = self._lang(lang)
+        body = f"{self.ui(lang, 'help_body')}\n\n{self.ui(lang, 'help_examples')}"
+        return Reply(
+            kind="help",
+            query=query,
+            lang=language.code,
+            title=self.ui(lang, "help_title"),
+            body=body,
+            colour=NEUTRAL_COLOUR,
+            rtl=language.rtl,
+        )
+
+    def title(self, code: int, lang: str) -> str:
+        """``404 Not Found`` (with the language's own name beside it where it has one)."""
+        return self._entry_title(self.catalogue.by_code[code][0], lang)
+
+    # ---- pieces -------------------------------------------------------------------------
+
+    def _entry_title(self, entry: Entry, lang: str) -> str:
+        text = self.catalogue.text(entry, lang)
+        phrase = entry.phrase
+        if phrase is None:
+            return f"{entry.code} {text.name}"
+        if lang != "en" and text.name and fold(text.name) != fold(phrase):
+            return f"{entry.code} {phrase} · {text.name}"
+        return f"{entry.code} {phrase}"
+
+    def _class_label(self, digit: int, language: Language) -> str:
+        cls = language.classes.get(str(digit))
+        return f"{digit}xx · {cls.name}" if cls else f"{digit}xx"
+
+    def _standing(self, entry: Entry, language: Language) -> str:
+        label = language.standing.get(entry.standing, entry.standing)
+        if entry.origin:
+            return f"{label} · {language.origins.get(entry.origin, entry.origin)}"
+        return label
+
+    def _items(self, codes: Iterable[int], lang: str) -> list[Item]:
+        items = []
+        for code in codes:
+            entry = self.catalogue.by_code[code][0]
+            text = self.catalogue.text(entry, lang)
+            items.append(Item(code, entry.id, self._entry_title(entry, lang), text.summary))
+        return items
+
+    @staticmethod
+    def _dedupe_codes(codes: Iterable[int]) -> list[int]:
+        return list(dict.fromkeys(codes))
+
+    def _members(self, prefix: str) -> list[int]:
+        return [c for c in self.catalogue.codes if str(c).startswith(prefix)]
+
+    def _error(
+        self,
+        query: str,
+        lang: str,
+        error: ErrorKind,
+        body: str,
+        items: Sequence[Item] = (),
+    ) -> Reply:
+        language = self._lang(lang)
+        return Reply(
+            kind="error",
+            query=query,
+            lang=language.code,
+            title=self.ui(lang, "error_title"),
+            body=body,
+            items=tuple(items),
+            codes=tuple(i.code for i in items),
+            error=error,
+            colour=NEUTRAL_COLOUR,
+            rtl=language.rtl,
+        )
+
+    def _code(self, code: int, lang: str, query: str) -> Reply:
+        if code in self._known:
+            return self.card(code, lang, query)
+        language = self._lang(lang)
+        if code == 0:
+            return Reply(
+                kind="entry",
+                query=query,
+                lang=language.code,
+                title=self.ui(lang, "no_response_title"),
+                body=self.ui(lang, "no_response_body"),
+                codes=(0,),
+                colour=NEUTRAL_COLOUR,
+                rtl=language.rtl,
+            )
+        if not 100 <= code <= 599:
+            shown = str(code) if code < 10**12 else "…"
+            return self._error(query, lang, "out_of_range", self.ui(lang, "err_out_of_range", code=shown))
+        digit = code // 100
+        base = digit * 100
+        cls = f"{digit}xx"
+        return Reply(
+            kind="unassigned",
+            query=query,
+            lang=language.code,
+            title=self.ui(lang, "unassigned_title", code=code),
+            body=self.ui(
+                lang,
+                "unassigned_body",
+                code=code,
+                cls=cls,
+                class_name=language.classes[str(digit)].name,
+                base=base,
+                base_name=self.title(base, lang).split(" ", 1)[1],
+            ),
+            codes=(code,),
+            code_class=cls,
+            colour=CLASS_COLOURS[digit],
+            rtl=language.rtl,
+        )
+
+    def _codes(self, codes: Sequence[int], lang: str, query: str) -> Reply:
+        known = [c for c in codes if c in self._known]
+        if not known:
+            return self._code(codes[0], lang, query)
+        if len(known) == 1:
+            return self.card(known[0], lang, query)
+        return self._list(query, lang, self.ui(lang, "list_title_search", query=query.strip()), known)
+
+    def _list(
+        self,
+        query: str,
+        lang: str,
+        title: str,
+        codes: Sequence[int],
+        body: str = "",
+        code_class: str | None = None,
+    ) -> Reply:
+        language = self._lang(lang)
+        digits = {c // 100 for c in codes}
+        colour = CLASS_COLOURS[digits.pop()] if len(digits) == 1 else NEUTRAL_COLOUR
+        return Reply(
+            kind="list",
+            query=query,
+            lang=language.code,
+            title=title,
+            body=body,
+            items=tuple(self._items(codes, lang)),
+            codes=tuple(codes),
+            code_class=code_class,
+            colour=colour,
+            rtl=language.rtl,
+        )
+
+    def _class(self, parsed: Parsed, lang: str, query: str) -> Reply:
+        members = self._members(parsed.prefix)
+        digit = int(parsed.prefix[0])
+        language = self._lang(lang)
+        cls = language.classes[str(digit)]
+        if parsed.kind == "class":
+            title = self.ui(lang, "list_title_class", cls=f"{digit}xx", class_name=cls.name)
+            return self._list(query, lang, title, members, cls.summary, f"{digit}xx")
+        title = self.ui(lang, "list_title_pattern", pattern=f"{parsed.prefix}x")
+        if not members:
+            return self._code(int(parsed.prefix) * 10, lang, query)
+        return self._list(query, lang, title, members, code_class=f"{digit}xx")
+
+    def ranked(self, text: str, limit: int = 10) -> list[str]:
+        """What a word query finds, best first: codes as strings, classes as ``4xx``.
+
+        The codes named by a comparison (``unauthorized vs forbidden``) come first, in order.
+        """
+        folded = " ".join(fold(text).split())
+        chosen, hits = self._rank(folded, limit)
+        out = [str(c) for c in chosen]
+        for hit in hits:
+            key = f"{hit.key[-1]}xx" if hit.is_class else str(self.catalogue.by_id[hit.key].code)
+            if key not in out:
+                out.append(key)
+        return out[:limit]
+
+    def _rank(self, folded: str, limit: int) -> tuple[list[int], list[Hit]]:
+        """Codes named by a comparison (empty when it is none) and the whole query's hits."""
+        index = self.index
+        chosen: list[int] = []
+        parts = index.split(folded)
+        if len(parts) > 1:
+            for part in parts:
+                hits = index.search(part, limit=1)
+                if hits and hits[0].score >= _MIN_SCORE and not hits[0].is_class:
+                    chosen.append(self.catalogue.by_id[hits[0].key].code)
+            chosen = self._dedupe_codes(chosen)
+            if len(chosen) < 2:
+                chosen = []
+        return chosen, index.search(folded, limit=limit)
+
+    def _words(self, folded: str, lang: str, query: str) -> Reply:
+        meaningful = [w for w in tokens(folded) if w not in STOPWORDS]
+        if not meaningful:
+            return self._error(query, lang, "empty_input", self.ui(lang, "err_empty"))
+        chosen, hits = self._rank(folded, 12)
+        if chosen:
+            title = self.ui(lang, "list_title_search", query=query.strip())
+            return self._list(query, lang, title, chosen)
+        if not hits or hits[0].score < _MIN_SCORE:
+            return self._no_match(query, lang, folded, hits)
+        top = hits[0]
+        if top.is_class:
+            return self._class(Parsed("class", folded, prefix=top.key[-1]), lang, query)
+        entry_hits = [h for h in hits if not h.is_class]
+        second = entry_hits[1].score if len(entry_hits) > 1 else 0.0
+        best = self.catalogue.by_id[top.key].code
+        if top.score >= _CLEAR_LEAD * second:
+            return self.card(best, lang, query)
+        codes = self._dedupe_codes(
+            self.catalogue.by_id[h.key].code for h in entry_hits if h.score >= top.score / _CLEAR_LEAD
+        )[:_MAX_CANDIDATES]
+        if len(codes) == 1:
+            return self.card(codes[0], lang, query)
+        return self._list(query, lang, self.ui(lang, "list_title_search", query=query.strip()), codes)
+
+    def _no_match(self, query: str, lang: str, folded: str, hits: Sequence[Hit]) -> Reply:
+        codes = self._dedupe_codes(self.catalogue.by_id[h.key].code for h in hits if not h.is_class)
+        if not codes:
+            names = process.extract(
+                folded, self._reason_phrases, scorer=fuzz.WRatio, limit=3, score_cutoff=50
+            )
+            codes = self._dedupe_codes(self.catalogue.by_id[key].code for _, _, key in names)
+        items = self._items(codes[:3], lang)
+        body = self.ui(lang, "err_no_match", query=query.strip())
+        if items:
+            body = f"{body} {self.ui(lang, 'err_no_match_suggest')}"
+        return self._error(query, lang, "no_match", body, items)
+
+    def _explain(self, text: str, lang: str) -> Reply:
+        codes = codes_in_text(unicodedata.normalize("NFKC", text), self._known)
+        if not codes:
+            return self._error(text, lang, "no_match", self.ui(lang, "explain_none"))
+        known = [c for c in codes if c in self._known]
+        if len(codes) == 1:
+            return self._code(codes[0], lang, text)
+        if not known:
+            return self._code(codes[0], lang, text)
+        return self._list(text, lang, self.ui(lang, "list_title_explain"), known)

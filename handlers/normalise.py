@@ -1,0 +1,49 @@
+"""Text normalisation and tokenisation shared by the parser and the search index."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Accents are folded only on Latin letters: in Devanagari, Tamil, Arabic or kana the combining
+# marks are part of the spelling, and dropping them would merge unrelated words.
+_LATIN_END = "\u0250"
+_TOKEN = re.compile(
+    r"[^\s!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~«»“”„‘’‚·…、。，！？：；「」『』（）【】《》〈〉–—¿¡،؛؟]+"
+)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def fold(text: str) -> str:
+    """NFKC, case folding, and accent folding on Latin letters (``Élément`` → ``element``)."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    if folded.isascii():
+        return folded
+    kept: list[str] = []
+    latin_base = False
+    for ch in unicodedata.normalize("NFD", folded):
+        if unicodedata.combining(ch):
+            if latin_base:
+                continue
+        else:
+            latin_base = ch < _LATIN_END
+        kept.append(ch)
+    # Russian users write е for ё; fold both sides the same way.
+    return unicodedata.normalize("NFC", "".join(kept)).replace("ё", "е")
+
+
+def tokens(folded: str) -> list[str]:
+    """Words of an already folded text, split on spaces and punctuation of any script."""
+    return _TOKEN.findall(folded)
+
+
+def has_cjk(token: str) -> bool:
+    """Whether a token holds Chinese, Japanese or Korean characters (written without spaces)."""
+    return _CJK.search(token) is not None
+
+
+def ngrams(token: str) -> list[str]:
+    """Character bigrams of a token (a single character stays whole), for unspaced scripts."""
+    if len(token) < 2:
+        return [token]
+    return [token[i : i + 2] for i in range(len(token) - 1)]

@@ -1,0 +1,223 @@
+"""Word search over the catalogue in every language.
+
+A scan of every phrase with a fuzzy scorer costs tens of milliseconds per query, so the search
+works on an inverted index instead: exact token hits first, prefixes and fuzzy matches
+(rapidfuzz) only against the vocabulary of distinct words of a similar length, and character
+bigrams for scripts written without spaces. Documents are catalogue entries plus the five classes
+(``class:4``), so ``client error`` finds the 4xx class.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from bisect import bisect_left
+from collections import defaultdict
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+from handlers.catalogue import Catalogue
+from handlers.normalise import fold, has_cjk, ngrams, tokens
+
+# Field weights: the names people know beat keywords, which beat words of the summary.
+_W_NAME = 1.0
+_W_KEYWORD = 0.9
+_W_SUMMARY = 0.3
+_PREFIX_QUALITY = 0.8
+_FUZZY_CUTOFF = 78.0
+_MAX_PREFIX = 24
+_MAX_PHRASE_PREFIX = 64
+_CLASS_PREFIX = "class:"
+
+# Words that carry no meaning in a question; they are never fuzzy-matched and do not count against
+# coverage. Negations ("not", "no", "не", "nicht") are deliberately absent: they carry meaning.
+_STOPWORD_TEXT = """
+    a an the is are was of to for in on at by with what whats which does do mean means meaning
+    my me i it its this that http https status code codes error response reponse le la les l un
+    une des du de d est c ce qu que quoi veut dire signifie erreur statut en au aux el los las
+    lo un una es que del al por con estado codigo significa o os as um uma e do da dos das em
+    para com codigo der die das ein eine ist was bedeutet fehler mit von zu im в на с что это
+    код ошибка означает статус
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+_SEPARATORS = re.compile(
+    r"\s+(?:vs\.?|versus|contre|gegen|против|or|ou|oder|o|или|and|et|und|y|e|и|或|还是|和|と|또는|या|और|أو)\s+"
+    r"|\s*(?:[,/|،、]|\bvs\.?\b)\s*"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A scored search result: an entry id or ``class:N``."""
+
+    key: str
+    score: float
+
+    @property
+    def is_class(self) -> bool:
+        """Whether this hit is a status class rather than an entry."""
+        return self.key.startswith(_CLASS_PREFIX)
+
+
+class SearchIndex:
+    """An inverted index over names, keywords and summaries in every language."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        postings: dict[str, dict[str, float]] = defaultdict(dict)
+        phrases: dict[str, dict[str, float]] = defaultdict(dict)
+        prior: dict[str, float] = {}
+
+        def add(key: str, text: str, weight: float, phrase: bool = True) -> None:
+            folded = fold(text)
+            words = tokens(folded)
+            if phrase:
+                joined = " ".join(words)
+                if phrases[joined].get(key, 0.0) < weight:
+                    phrases[joined][key] = weight
+            for word in words:
+                grams = ngrams(word) if has_cjk(word) else ()
+                for term in (word, *grams):
+                    if postings[term].get(key, 0.0) < weight:
+                        postings[term][key] = weight
+
+        popular = set(catalogue.popular)
+        for entry in catalogue.entries:
+            key = entry.id
+            # A registered, primary meaning wins a tie against an unofficial or secondary one.
+            prior[key] = (1.0 if entry.standing != "unofficial" else 0.93) * (
+                1.0 if "-" not in key else 0.97
+            ) + (0.02 if entry.code in popular else 0.0)
+            for name in (entry.reason, entry.common_name, *entry.former_names):
+                if name and not name.startswith("("):
+                    add(key, name, _W_NAME)
+            if entry.origin:
+                add(key, entry.origin.replace("_", " "), _W_SUMMARY, phrase=False)
+            for lang in catalogue.languages.values():
+                text = lang.entries.get(entry.id)
+                if text is None:
+                    continue
+                if text.name:
+                    add(key, text.name, _W_NAME)
+                for keyword in text.keywords:
+                    add(key, keyword, _W_KEYWORD)
+                add(key, text.summary, _W_SUMMARY, phrase=False)
+                if entry.origin:
+                    add(key, lang.origins.get(entry.origin, ""), _W_SUMMARY, phrase=False)
+        for digit in "12345":
+            key = _CLASS_PREFIX + digit
+            prior[key] = 1.0
+            for lang in catalogue.languages.values():
+                cls = lang.classes.get(digit)
+                if cls is None:
+                    continue
+                add(key, cls.name, _W_NAME)
+                for keyword in cls.keywords:
+                    add(key, keyword, _W_KEYWORD)
+
+        n_docs = len(prior)
+        self._postings = {t: dict(d) for t, d in postings.items()}
+        self._phrases = {p: dict(d) for p, d in phrases.items() if p}
+        self._phrase_list = sorted(self._phrases)
+        self._idf = {t: math.log(1.0 + n_docs / len(d)) for t, d in postings.items()}
+        self._prior = prior
+        vocab = sorted(t for t in postings if not has_cjk(t) and len(t) >= 3)
+        self._vocab = vocab
+        by_length: dict[int, list[str]] = defaultdict(list)
+        for term in vocab:
+            by_length[len(term)].append(term)
+        self._by_length = dict(by_length)
+
+    def _term_matches(self, word: str, last: bool) -> list[tuple[str, float]]:
+        """Index terms a query word stands for, with a match quality in (0, 1]."""
+        if has_cjk(word):
+            grams = [g for g in ngrams(word) if g in self._postings]
+            if word in self._postings:
+                return [(word, 1.0)]
+            return [(g, 1.0) for g in grams]
+        matches: dict[str, float] = {}
+        if word in self._postings:
+            matches[word] = 1.0
+            if not last:
+                return [(word, 1.0)]
+        if word in STOPWORDS:
+            return list(matches.items())
+        if len(word) >= 3 or (last and len(word) >= 1):
+            start = bisect_left(self._vocab, word)
+            for term in self._vocab[start : start + _MAX_PREFIX]:
+                if not term.startswith(word):
+                    break
+                if term != word:
+                    matches.setdefault(term, _PREFIX_QUALITY)
+        if word in self._postings or len(word) < 4:
+            return list(matches.items())
+        spread = 1 if len(word) <= 5 else 2
+        pool: list[str] = []
+        for size in range(len(word) - spread, len(word) + spread + 1):
+            pool.extend(self._by_length.get(size, ()))
+        for term, score, _ in process.extract(
+            word, pool, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF, limit=4
+        ):
+            quality = (score / 100.0) ** 2
+            if matches.get(term, 0.0) < quality:
+                matches[term] = quality
+        return list(matches.items())
+
+    def search(self, folded: str, limit: int = 10, prefix_last: bool = False) -> list[Hit]:
+        """Entries and classes that match an already folded query, best first."""
+        words = tokens(folded)
+        if not words:
+            return []
+        scores: dict[str, float] = defaultdict(float)
+        matched: dict[str, int] = defaultdict(int)
+        counted = 0
+        for i, word in enumerate(words):
+            meaningful = word not in STOPWORDS
+            counted += meaningful
+            best: dict[str, float] = {}
+            for term, quality in self._term_matches(word, prefix_last and i == len(words) - 1):
+                idf = self._idf[term]
+                grams = len(ngrams(word)) if has_cjk(word) and term != word else 1
+                for key, weight in self._postings[term].items():
+                    value = quality * weight * idf / grams
+                    if grams > 1:
+                        best[key] = best.get(key, 0.0) + value
+                    elif best.get(key, 0.0) < value:
+                        best[key] = value
+            for key, value in best.items():
+                scores[key] += value
+                matched[key] += meaningful
+        if not scores:
+            return []
+        joined = " ".join(words)
+        for key, weight in self._phrases.get(joined, {}).items():
+            scores[key] += 4.0 * weight
+        if prefix_last:
+            # While typing, a phrase that starts with what was typed so far is the best signal.
+            bonus: dict[str, float] = {}
+            start = bisect_left(self._phrase_list, joined)
+            for phrase in self._phrase_list[start : start + _MAX_PHRASE_PREFIX]:
+                if not phrase.startswith(joined):
+                    break
+                for key, weight in self._phrases[phrase].items():
+                    bonus[key] = max(bonus.get(key, 0.0), 3.0 * weight)
+            for key, value in bonus.items():
+                scores[key] += value
+                matched[key] = max(matched[key], counted)
+        denominator = max(counted, 1)
+        ranked = sorted(
+            (
+                Hit(
+                    key, score * self._prior[key] * (0.5 + 0.5 * min(matched[key], denominator) / denominator)
+                )
+                for key, score in scores.items()
+            ),
+            key=lambda h: -h.score,
+        )
+        return ranked[:limit]
+
+    def split(self, folded: str) -> list[str]:
+        """Parts of a comparison (``unauthorized vs forbidden``); one part when there is none."""
+        parts = [p.strip() for p in _SEPARATORS.split(folded)]
+        return [p for p in parts if p]
