@@ -11,6 +11,9 @@ _LATIN_END = "\u0250"
 _TOKEN = re.compile(
     r"[^\s!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~«»“”„‘’‚·…、。，！？：；「」『』（）【】《》〈〉–—¿¡،؛؟]+"
 )
+_ARABIC = str.maketrans(
+    {**dict.fromkeys(range(0x064B, 0x0653)), 0x0640: None, "أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي"}
+)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 
@@ -28,8 +31,9 @@ def fold(text: str) -> str:
         else:
             latin_base = ch < _LATIN_END
         kept.append(ch)
-    # Russian users write е for ё; fold both sides the same way.
-    return unicodedata.normalize("NFC", "".join(kept)).replace("ё", "е")
+    # Russian users write е for ё, and Arabic users rarely type vowel marks or the hamza forms of
+    # alef: fold both sides the same way.
+    return unicodedata.normalize("NFC", "".join(kept)).replace("ё", "е").translate(_ARABIC)
 
 
 def tokens(folded: str) -> list[str]:
@@ -47,3 +51,18 @@ def ngrams(token: str) -> list[str]:
     if len(token) < 2:
         return [token]
     return [token[i : i + 2] for i in range(len(token) - 1)]
+
+
+def stem(token: str) -> str:
+    """A light inflection fold for Latin-script words: plural ``s`` and trailing ``e`` go.
+
+    ``requêtes``/``requête``, ``déplacée``/``déplacé``, ``requests``/``request`` meet; a real
+    stemmer would need to know the query's language, which a one-line query rarely tells.
+    """
+    if len(token) <= 4 or not token.isascii() or not token.isalpha():
+        return token
+    if token.endswith("s") and not token.endswith("ss"):
+        token = token[:-1]
+    while len(token) > 4 and token.endswith("e"):
+        token = token[:-1]
+    return token

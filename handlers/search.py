@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 
 from handlers.catalogue import Catalogue
-from handlers.normalise import fold, has_cjk, ngrams, tokens
+from handlers.normalise import fold, has_cjk, ngrams, stem, tokens
 
 # Field weights: the names people know beat keywords, which beat words of the summary.
 _W_NAME = 1.0
@@ -38,7 +38,8 @@ _STOPWORD_TEXT = """
     une des du de d est c ce qu que quoi veut dire signifie erreur statut en au aux el los las
     lo un una es que del al por con estado codigo significa o os as um uma e do da dos das em
     para com codigo der die das ein eine ist was bedeutet fehler mit von zu im в на с что это
-    код ошибка означает статус
+    код ошибка означает статус je j me m mon ma mes il elle on nous vous se s sur dans par pour
+    avec
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
@@ -70,8 +71,7 @@ class SearchIndex:
         prior: dict[str, float] = {}
 
         def add(key: str, text: str, weight: float, phrase: bool = True) -> None:
-            folded = fold(text)
-            words = tokens(folded)
+            words = [stem(w) for w in tokens(fold(text))]
             if phrase:
                 joined = " ".join(words)
                 if phrases[joined].get(key, 0.0) < weight:
@@ -166,15 +166,17 @@ class SearchIndex:
 
     def search(self, folded: str, limit: int = 10, prefix_last: bool = False) -> list[Hit]:
         """Entries and classes that match an already folded query, best first."""
-        words = tokens(folded)
-        if not words:
+        raw = tokens(folded)
+        if not raw:
             return []
+        words = [stem(w) for w in raw]
         scores: dict[str, float] = defaultdict(float)
         matched: dict[str, int] = defaultdict(int)
         counted = 0
-        for i, word in enumerate(words):
-            meaningful = word not in STOPWORDS
-            counted += meaningful
+        for i, (word, original) in enumerate(zip(words, raw, strict=True)):
+            if original in STOPWORDS:
+                continue
+            counted += 1
             best: dict[str, float] = {}
             for term, quality in self._term_matches(word, prefix_last and i == len(words) - 1):
                 idf = self._idf[term]
@@ -187,7 +189,7 @@ class SearchIndex:
                         best[key] = value
             for key, value in best.items():
                 scores[key] += value
-                matched[key] += meaningful
+                matched[key] += 1
         if not scores:
             return []
         joined = " ".join(words)
