@@ -5,15 +5,16 @@ from __future__ import annotations
 import random
 import unicodedata
 from collections.abc import Iterable, Sequence
-
-from rapidfuzz import fuzz, process
+from typing import TYPE_CHECKING
 
 from handlers.catalogue import Catalogue, Entry, Language
 from handlers.languages import locale_map, lookup, resolve
 from handlers.models import ErrorKind, Field, Item, Link, Reply, Request
 from handlers.normalise import fold, tokens
 from handlers.query_parser import MAX_QUERY, Parsed, codes_in_text, parse
-from handlers.search import STOPWORDS, Hit, SearchIndex
+
+if TYPE_CHECKING:
+    from handlers.search import Hit, SearchIndex
 
 CLASS_COLOURS = {1: 0x95A5A6, 2: 0x2ECC71, 3: 0x3498DB, 4: 0xE67E22, 5: 0xE74C3C}
 NEUTRAL_COLOUR = 0x5865F2
@@ -30,9 +31,7 @@ class Handler:
         self.catalogue = catalogue
         self._rng = rng or random.Random()
         self._locales = locale_map(catalogue.languages)
-        self._random_words = frozenset(
-            " ".join(fold(w).split()) for lang in catalogue.languages.values() for w in lang.random_words
-        )
+        self._random_words_cache: frozenset[str] | None = None
         self._known = frozenset(catalogue.by_code)
         self._index: SearchIndex | None = None
         self._reason_phrases = {
@@ -40,9 +39,21 @@ class Handler:
         }
 
     @property
+    def _random_words(self) -> frozenset[str]:
+        # Read from every language file, so only when a query needs it (not for "404").
+        if self._random_words_cache is None:
+            languages = self.catalogue.languages.values()
+            words = (" ".join(fold(w).split()) for lang in languages for w in lang.random_words)
+            self._random_words_cache = frozenset(words)
+        return self._random_words_cache
+
+    @property
     def index(self) -> SearchIndex:
         """The word-search index, built on first use so that code lookups start fast."""
         if self._index is None:
+            # Imported here: rapidfuzz and the index are not needed to look up "404".
+            from handlers.search import SearchIndex
+
             self._index = SearchIndex(self.catalogue)
         return self._index
 
@@ -78,7 +89,9 @@ class Handler:
         lang = self.language(request.langs)
         if request.mode == "explain":
             return self._explain(request.text, lang)
-        parsed = parse(request.text, self._random_words)
+        parsed = parse(request.text)
+        if parsed.kind == "words" and parsed.folded in self._random_words:
+            parsed = Parsed("random", parsed.folded)
         query = request.text
         match parsed.kind:
             case "empty":
@@ -112,7 +125,7 @@ class Handler:
                 first = self.catalogue.by_code[int(digits)][0]
                 codes = [first.code, *(c for c in first.related if c != first.code)]
             return self._items(codes, lang)[:limit]
-        parsed = parse(stripped, self._random_words)
+        parsed = parse(stripped)
         if parsed.kind in ("class", "pattern"):
             return self._items(self._members(parsed.prefix), lang)[:limit]
         if parsed.kind in ("code", "codes"):
@@ -366,6 +379,8 @@ class Handler:
         return chosen, index.search(folded, limit=limit)
 
     def _words(self, folded: str, lang: str, query: str) -> Reply:
+        from handlers.search import STOPWORDS
+
         meaningful = [w for w in tokens(folded) if w not in STOPWORDS]
         if not meaningful:
             return self._error(query, lang, "empty_input", self.ui(lang, "err_empty"))
@@ -393,6 +408,8 @@ class Handler:
     def _no_match(self, query: str, lang: str, folded: str, hits: Sequence[Hit]) -> Reply:
         codes = self._dedupe_codes(self.catalogue.by_id[h.key].code for h in hits if not h.is_class)
         if not codes:
+            from rapidfuzz import fuzz, process
+
             names = process.extract(
                 folded, self._reason_phrases, scorer=fuzz.WRatio, limit=3, score_cutoff=50
             )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -157,22 +157,51 @@ def _language(raw: Mapping[str, Any]) -> Language:
         random_words=tuple(raw.get("random_words", ())),
         entries=MappingProxyType(
             {
-                str(k): EntryText(
-                    name=v.get("name"),
-                    summary=str(v["summary"]),
-                    description=str(v["description"]),
-                    keywords=tuple(str(w) for w in v.get("keywords", ())),
-                )
+                k: EntryText(v.get("name"), v["summary"], v["description"], tuple(v.get("keywords", ())))
                 for k, v in raw["entries"].items()
             }
         ),
     )
 
 
-def load(data_dir: Path | None = None, languages: Iterable[str] | None = None) -> Catalogue:
-    """Read the facts and every available language file.
+class _LanguageTable(Mapping[str, Language]):
+    """Language files, each read and parsed on first use.
 
-    Languages without a data file are skipped (English is required); a malformed file raises
+    ``ask 404`` needs one language; building all twelve would triple its start-up time.
+    """
+
+    def __init__(self, folder: Path, codes: Iterable[str]) -> None:
+        self._folder = folder
+        self._codes = tuple(codes)
+        self._built: dict[str, Language] = {}
+
+    def __getitem__(self, code: str) -> Language:
+        language = self._built.get(code)
+        if language is None:
+            if code not in self._codes:
+                raise KeyError(code)
+            path = self._folder / f"{code}.json"
+            try:
+                language = _language(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise CatalogueError(f"{path}: {exc!r}") from exc
+            self._built[code] = language
+        return language
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._codes)
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._codes
+
+
+def load(data_dir: Path | None = None, languages: Iterable[str] | None = None) -> Catalogue:
+    """Read the facts and find the language files (each is parsed when first used).
+
+    Languages without a data file are skipped; English is required. A malformed file raises
     :class:`CatalogueError` naming it.
     """
     folder = data_dir or DATA_DIR
@@ -180,16 +209,10 @@ def load(data_dir: Path | None = None, languages: Iterable[str] | None = None) -
         facts = json.loads((folder / "codes.json").read_text(encoding="utf-8"))
         entries = tuple(_entry(e) for e in facts["entries"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CatalogueError(f"{folder / 'codes.json'}: {exc}") from exc
-    langs: dict[str, Language] = {}
-    for code in languages or LANGUAGES:
-        path = folder / f"{code}.json"
-        if not path.exists() and code != "en":
-            continue
-        try:
-            langs[code] = _language(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise CatalogueError(f"{path}: {exc}") from exc
+        raise CatalogueError(f"{folder / 'codes.json'}: {exc!r}") from exc
+    present = [code for code in languages or LANGUAGES if (folder / f"{code}.json").exists()]
+    if "en" not in present:
+        raise CatalogueError(f"{folder / 'en.json'} is missing")
     by_code: dict[int, list[Entry]] = {}
     for entry in entries:
         by_code.setdefault(entry.code, []).append(entry)
@@ -197,7 +220,7 @@ def load(data_dir: Path | None = None, languages: Iterable[str] | None = None) -
         entries=entries,
         by_id=MappingProxyType({e.id: e for e in entries}),
         by_code=MappingProxyType({c: tuple(v) for c, v in sorted(by_code.items())}),
-        languages=MappingProxyType(langs),
+        languages=_LanguageTable(folder, present),
         popular=tuple(int(c) for c in facts.get("popular", ())),
     )
 
@@ -259,6 +282,9 @@ def _validate_language(catalogue: Catalogue, lang: Language, english: Language) 
         cls = lang.classes.get(key)
         if cls is None or not cls.name.strip() or not cls.summary.strip() or not cls.keywords:
             problems.append(f"{where}: classes.{key} is missing or incomplete")
+    for locale in lang.locales:
+        if locale.casefold().replace("_", "-").split("-")[0] != lang.code:
+            problems.append(f"{where}: locale {locale} does not fall back to {lang.code}")
     if not lang.random_words:
         problems.append(f"{where}: random_words is empty")
     for entry in catalogue.entries:

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from handlers.catalogue import Language
 
-
-def locale_map(languages: Mapping[str, Language]) -> dict[str, str]:
-    """Every folded locale spelling a language file claims, mapped to its language code."""
-    table: dict[str, str] = {}
-    for code, language in languages.items():
-        table[code] = code
-        for locale in language.locales:
-            table[locale.casefold().replace("_", "-")] = code
-    return table
+def locale_map(languages: Iterable[str]) -> dict[str, str]:
+    """Language codes by the spelling clients use. Every locale falls back on its primary subtag
+    (``pt-BR`` → ``pt``, ``zh-TW`` → ``zh``, ``es-419`` → ``es``), which the data's ``locales``
+    lists are checked against, so no language file has to be read to choose a language.
+    """
+    return {code: code for code in languages}
 
 
 def lookup(candidate: str | None, table: Mapping[str, str]) -> str | None:

@@ -11,7 +11,7 @@ _LATIN_END = "\u0250"
 _TOKEN = re.compile(
     r"[^\s!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~«»“”„‘’‚·…、。，！？：；「」『』（）【】《》〈〉–—¿¡،؛؟]+"
 )
-_ARABIC_FOLD: dict[int, str | None] = {mark: None for mark in range(0x064B, 0x0653)}
+_ARABIC_FOLD: dict[int, str | None] = dict.fromkeys(range(1611, 1619))
 _ARABIC_FOLD.update({0x0640: None, ord("أ"): "ا", ord("إ"): "ا", ord("آ"): "ا", ord("ى"): "ي"})
 _ARABIC = str.maketrans(_ARABIC_FOLD)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
