@@ -71,12 +71,15 @@ class SearchIndex:
         prior: dict[str, float] = {}
 
         def add(key: str, text: str, weight: float, phrase: bool = True) -> None:
-            words = [stem(w) for w in tokens(fold(text))]
+            raw = tokens(fold(text))
+            words = [stem(w) for w in raw]
             if phrase:
                 joined = " ".join(words)
                 if phrases[joined].get(key, 0.0) < weight:
                     phrases[joined][key] = weight
-            for word in words:
+            # Stopwords never score on the query side, so they stay out of the postings and out
+            # of the fuzzy vocabulary (where "dois" could otherwise land on "dos").
+            for word in (w for w, r in zip(words, raw, strict=True) if r not in STOPWORDS):
                 grams = ngrams(word) if has_cjk(word) else ()
                 for term in (word, *grams):
                     if postings[term].get(key, 0.0) < weight:
