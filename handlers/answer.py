@@ -167,7 +167,7 @@ class Handler:
                 title=self._entry_title(other, lang),
                 origin=language.origins.get(other.origin or "", other.origin or ""),
             )
-            fields.append(Field(label, f"{other_text.summary}. {other_text.description}", inline=False))
+            fields.append(Field(label, f"{other_text.summary}\n{other_text.description}", inline=False))
         links = [Link(self.ui(lang, "button_spec"), primary.spec.url)]
         if primary.mdn:
             links.append(Link(self.ui(lang, "button_mdn"), primary.mdn))
