@@ -1,5 +1,7 @@
-"""Configuration: one TOML file (``--config`` or ``BOT_CONFIG``) plus secrets from the environment.
+"""Configuration: one TOML file (``--config`` or ``BOT_CONFIG``) plus the environment.
 
+Precedence, strongest first: the secret variables (``TELEGRAM_BOT_TOKEN``... or the file named by
+``TELEGRAM_BOT_TOKEN_FILE``...), ``BOT_<SECTION>_<KEY>`` variables, the file, the defaults.
 ``tomllib`` parses; the sections below are plain dataclasses whose type hints drive validation,
 so an unknown key, a wrong type or a missing secret is reported as one line naming the key.
 """
@@ -135,7 +137,8 @@ def _describe(hint: Any) -> str:
     if origin is Literal:
         return " or ".join(repr(a) for a in get_args(hint))
     if origin is list:
-        return f"a list of {_describe(get_args(hint)[0])}s"
+        plural = {bool: "booleans", int: "integers", float: "numbers", str: "strings"}
+        return f"a list of {plural.get(get_args(hint)[0], 'values')}"
     names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
     return names.get(hint, str(hint))
 
@@ -203,6 +206,39 @@ def _secret_from_env(variable: str, env: Mapping[str, str]) -> str | None:
         raise ConfigError(f"{variable}_FILE: cannot read {path}: {exc.strerror}") from None
 
 
+def env_name(section: str, key: str) -> str:
+    """The variable that overrides a key from the environment: ``BOT_TELEGRAM_ENABLED``."""
+    return f"BOT_{section}_{key}".upper()
+
+
+def _env_overrides(section: str, cls: type[Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """``BOT_<SECTION>_<KEY>`` values for one section, parsed as TOML values where not strings.
+
+    Lets a container be configured without a file: ``BOT_TELEGRAM_ENABLED=true``.
+    """
+    hints = get_type_hints(cls)
+    out: dict[str, Any] = {}
+    for f in fields(cls):
+        variable = env_name(section, f.name)
+        if variable not in env:
+            continue
+        text, hint = env[variable], hints[f.name]
+        textual = hint is str or (
+            get_origin(hint) is Literal and all(isinstance(a, str) for a in get_args(hint))
+        )
+        value: Any = text
+        if not textual:
+            try:
+                value = tomllib.loads(f"v = {text}")["v"]
+            except tomllib.TOMLDecodeError:
+                value = text
+        try:
+            out[f.name] = _coerce(section, f.name, hint, value)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (from {variable})") from None
+    return out
+
+
 def parse(raw: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Config:
     """Build and validate a :class:`Config` from parsed TOML and the environment."""
     env = os.environ if environ is None else environ
@@ -219,6 +255,7 @@ def parse(raw: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> C
         section_raw = raw.get(name, {})
         if isinstance(section_raw, Mapping):
             section_raw = dict(section_raw)
+            section_raw.update(_env_overrides(name, cls, env))
             for variable, (sec, key) in SECRET_ENV.items():
                 value = _secret_from_env(variable, env) if sec == name else None
                 if value:

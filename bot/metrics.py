@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The classic text format that every Prometheus version and agent reads; our metric names need
+# none of the escaping that version 1.0.0 of the format adds.
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 # The handler answers in microseconds; the top buckets catch pathological queries.
 LATENCY_BUCKETS = (25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2, 0.25)
 

@@ -1,0 +1,52 @@
+# http-status-bot: one process serving Discord and Telegram.
+#
+#   docker build -t http-status-bot .
+#   docker run --rm -e BOT_TELEGRAM_ENABLED=true -e TELEGRAM_BOT_TOKEN=... http-status-bot
+#   docker run --rm -v "$PWD/config.toml:/config/config.toml:ro" -e TELEGRAM_BOT_TOKEN=... \
+#       -p 9090:9090 --stop-timeout 15 http-status-bot
+#
+# Configuration: the file named by BOT_CONFIG (mount yours over /config/config.toml; the one
+# shipped here is config.example.toml, every key at its default) and the environment
+# (secrets and BOT_<SECTION>_<KEY> overrides, which win over the file). See README.md.
+FROM python:3.12-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+
+# Runtime dependencies only: the package and what pyproject.toml lists, no test extra, no cache.
+COPY pyproject.toml README.md /tmp/src/
+COPY bot /tmp/src/bot
+COPY handlers /tmp/src/handlers
+RUN pip install --no-cache-dir /tmp/src && rm -rf /tmp/src
+
+COPY config.example.toml /config/config.toml
+
+# A fixed numeric uid, so orchestrators can check runAsNonRoot; /data holds the SQLite file.
+RUN groupadd --system --gid 10001 bot \
+    && useradd --system --uid 10001 --gid bot --home-dir /data --shell /usr/sbin/nologin bot \
+    && mkdir -p /data \
+    && chown bot:bot /data
+WORKDIR /data
+VOLUME ["/data"]
+USER 10001:10001
+
+# The ops server (/healthz, /metrics) is what the HEALTHCHECK and Prometheus reach, so the image
+# turns it on, on every interface of the container; -e BOT_OPS_ENABLED=false turns it off.
+ENV BOT_CONFIG=/config/config.toml \
+    BOT_OPS_ENABLED=true \
+    BOT_OPS_LISTEN=0.0.0.0 \
+    BOT_OPS_PORT=9090
+
+# 8443: Telegram webhook; 8080: Discord interactions endpoint; 9090: /healthz and /metrics.
+EXPOSE 8443 8080 9090
+
+# Slim images have no curl: Python's urllib fails (exit 1) on a 503 or no answer.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('BOT_OPS_PORT', '9090') + '/healthz', timeout=4)"]
+
+# SIGTERM (docker stop) lets replies in flight finish within [bot] shutdown_timeout (10 s);
+# give docker stop a little more than that: --stop-timeout 15.
+STOPSIGNAL SIGTERM
+CMD ["python", "-m", "bot", "run"]

@@ -1,0 +1,103 @@
+"""The operations server: ``/healthz`` for load balancers and orchestrators, ``/metrics`` for Prometheus.
+
+It is optional (``[ops] enabled``) and separate from the platform endpoints, so it can listen on
+a private address while the Telegram webhook or the Discord interactions endpoint face the internet.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from bot.metrics import CONTENT_TYPE, Metrics
+
+log = logging.getLogger(__name__)
+
+HealthSource = Callable[[], Mapping[str, bool]]
+
+
+def health(adapters: Mapping[str, bool], stopping: bool = False) -> tuple[int, dict[str, Any]]:
+    """The ``/healthz`` status code and body for adapters' connection states.
+
+    200 only when every enabled adapter is connected and the process is not shutting down (a load
+    balancer then stops sending new work while replies in flight finish).
+    """
+    ok = bool(adapters) and all(adapters.values()) and not stopping
+    status = "stopping" if stopping else ("ok" if ok else "degraded")
+    body = {"status": status, "adapters": {name: {"connected": up} for name, up in adapters.items()}}
+    return (200 if ok else 503), body
+
+
+class OpsServer:
+    """An aiohttp server with ``/healthz`` and ``/metrics``; ``port`` 0 picks a free port."""
+
+    def __init__(
+        self,
+        listen: str,
+        port: int,
+        metrics: Metrics,
+        adapters: HealthSource,
+        stopping: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self._listen = listen
+        self._port = port
+        self._metrics = metrics
+        self._adapters = adapters
+        self._stopping = stopping
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def port(self) -> int:
+        """The port actually listened on (useful with port 0)."""
+        if self._runner is None or not self._runner.addresses:
+            return self._port
+        return int(self._runner.addresses[0][1])
+
+    @property
+    def url(self) -> str:
+        """The server's base URL, for logs and tests."""
+        host = f"[{self._listen}]" if ":" in self._listen else self._listen
+        return f"http://{host}:{self.port}"
+
+    def _app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics_page)
+        return app
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        status, body = health(self._adapters(), self._stopping())
+        return web.Response(
+            status=status,
+            text=json.dumps(body),
+            content_type="application/json",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def _metrics_page(self, request: web.Request) -> web.Response:
+        for platform, up in self._adapters().items():
+            self._metrics.set_connected(platform, up)
+        return web.Response(body=self._metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+    async def start(self) -> None:
+        """Listen; raises ``OSError`` when the address is taken."""
+        # No access log: probes every few seconds would drown the lines that matter.
+        runner = web.AppRunner(self._app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self._listen, self._port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        log.info("ops server listening on %s (/healthz, /metrics)", self.url)
+
+    async def stop(self) -> None:
+        """Stop listening and close open connections."""
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
