@@ -11,9 +11,11 @@ _LATIN_END = "\u0250"
 _TOKEN = re.compile(
     r"[^\s!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~«»“”„‘’‚·…、。，！？：；「」『』（）【】《》〈〉–—¿¡،؛؟]+"
 )
-_ARABIC_FOLD: dict[int, str | None] = dict.fromkeys(range(1611, 1619))
-_ARABIC_FOLD.update({0x0640: None, ord("أ"): "ا", ord("إ"): "ا", ord("آ"): "ا", ord("ى"): "ي"})
-_ARABIC = str.maketrans(_ARABIC_FOLD)
+_SCRIPT_FOLD: dict[int, str | None] = dict.fromkeys(range(1611, 1619))
+_SCRIPT_FOLD.update({0x0640: None, ord("أ"): "ا", ord("إ"): "ا", ord("آ"): "ا", ord("ى"): "ي"})
+# Hindi writers drop the nukta as often as they type it (खराब / ख़राब).
+_SCRIPT_FOLD[0x093C] = None
+_SCRIPT = str.maketrans(_SCRIPT_FOLD)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 
@@ -31,9 +33,9 @@ def fold(text: str) -> str:
         else:
             latin_base = ch < _LATIN_END
         kept.append(ch)
-    # Russian users write е for ё, and Arabic users rarely type vowel marks or the hamza forms of
-    # alef: fold both sides the same way.
-    return unicodedata.normalize("NFC", "".join(kept)).replace("ё", "е").translate(_ARABIC)
+    # Russian users write е for ё, Arabic users rarely type vowel marks or the hamza forms of
+    # alef, Hindi users often leave out the nukta: fold both sides the same way.
+    return unicodedata.normalize("NFC", "".join(kept)).replace("ё", "е").translate(_SCRIPT)
 
 
 def tokens(folded: str) -> list[str]:

@@ -14,6 +14,7 @@ import re
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import pairwise
 
 from rapidfuzz import fuzz, process
 
@@ -27,6 +28,8 @@ _W_SUMMARY = 0.3
 _PREFIX_QUALITY = 0.8
 _FUZZY_CUTOFF = 78.0
 _MAX_PREFIX = 24
+_GRAM_QUALITY = 0.9
+_PAIR_WEIGHT = 0.5
 _MAX_PHRASE_PREFIX = 64
 _CLASS_PREFIX = "class:"
 
@@ -39,12 +42,12 @@ _STOPWORD_TEXT = """
     lo un una es que del al por con estado codigo significa o os as um uma e do da dos das em
     para com codigo der die das ein eine ist was bedeutet fehler mit von zu im в на с что это
     код ошибка означает статус je j me m mon ma mes il elle on nous vous se s sur dans par pour
-    avec
+    avec है हैं का की के में क्या को से यह वह एक என்ன ஒரு இது அது
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 _SEPARATORS = re.compile(
-    r"\s+(?:vs\.?|versus|contre|gegen|против|or|ou|oder|o|или|and|et|und|y|e|и|或|还是|和|と|또는|या|और|أو)\s+"
+    r"\s+(?:vs\.?|versus|contre|gegen|против|or|ou|oder|o|или|and|et|und|y|e|и|或|还是|和|と|또는|या|और|बनाम|அல்லது|او)\s+"
     r"|\s*(?:[,/|،、]|\bvs\.?\b)\s*"
 )
 
@@ -79,6 +82,11 @@ class SearchIndex:
                     phrases[joined][key] = weight
             # Stopwords never score on the query side, so they stay out of the postings and out
             # of the fuzzy vocabulary (where "dois" could otherwise land on "dos").
+            # Word pairs keep the order and the small words in context ("not found", "नहीं है").
+            for pair in pairwise(words):
+                term = " ".join(pair)
+                if postings[term].get(key, 0.0) < weight:
+                    postings[term][key] = weight
             for word in (w for w, r in zip(words, raw, strict=True) if r not in STOPWORDS):
                 grams = ngrams(word) if has_cjk(word) else ()
                 for term in (word, *grams):
@@ -125,7 +133,7 @@ class SearchIndex:
         self._phrase_list = sorted(self._phrases)
         self._idf = {t: math.log(1.0 + n_docs / len(d)) for t, d in postings.items()}
         self._prior = prior
-        vocab = sorted(t for t in postings if not has_cjk(t) and len(t) >= 3)
+        vocab = sorted(t for t in postings if not has_cjk(t) and len(t) >= 3 and " " not in t)
         self._vocab = vocab
         by_length: dict[int, list[str]] = defaultdict(list)
         for term in vocab:
@@ -135,10 +143,12 @@ class SearchIndex:
     def _term_matches(self, word: str, last: bool) -> list[tuple[str, float]]:
         """Index terms a query word stands for, with a match quality in (0, 1]."""
         if has_cjk(word):
-            grams = [g for g in ngrams(word) if g in self._postings]
+            # Korean attaches particles and Chinese/Japanese run words together: the bigrams
+            # count even when the whole word is known ("페이지가" also matches "페이지").
+            terms = [(g, _GRAM_QUALITY) for g in ngrams(word) if g in self._postings and g != word]
             if word in self._postings:
-                return [(word, 1.0)]
-            return [(g, 1.0) for g in grams]
+                terms.insert(0, (word, 1.0))
+            return terms
         matches: dict[str, float] = {}
         if word in self._postings:
             matches[word] = 1.0
@@ -181,20 +191,29 @@ class SearchIndex:
                 continue
             counted += 1
             best: dict[str, float] = {}
+            gram_sums: dict[str, float] = defaultdict(float)
+            grams = len(ngrams(word)) if has_cjk(word) else 1
             for term, quality in self._term_matches(word, prefix_last and i == len(words) - 1):
                 idf = self._idf[term]
-                grams = len(ngrams(word)) if has_cjk(word) and term != word else 1
+                is_gram = grams > 1 and term != word
                 for key, weight in self._postings[term].items():
-                    value = quality * weight * idf / grams
-                    if grams > 1:
-                        best[key] = best.get(key, 0.0) + value
+                    value = quality * weight * idf
+                    if is_gram:
+                        gram_sums[key] += value / grams
                     elif best.get(key, 0.0) < value:
                         best[key] = value
+            for key, value in gram_sums.items():
+                best[key] = max(best.get(key, 0.0), value)
             for key, value in best.items():
                 scores[key] += value
                 matched[key] += 1
         if not scores:
             return []
+        for pair in pairwise(words):
+            term = " ".join(pair)
+            for key, weight in self._postings.get(term, {}).items():
+                if key in scores:
+                    scores[key] += _PAIR_WEIGHT * weight * self._idf[term]
         joined = " ".join(words)
         for key, weight in self._phrases.get(joined, {}).items():
             scores[key] += 4.0 * weight
