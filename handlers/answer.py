@@ -34,6 +34,7 @@ class Handler:
         self._random_words_cache: frozenset[str] | None = None
         self._known = frozenset(catalogue.by_code)
         self._index: SearchIndex | None = None
+        self._item_cache: dict[tuple[int, str], Item] = {}
         self._reason_phrases = {
             e.id: e.phrase for e in catalogue.entries if e.phrase and not e.phrase.startswith("(")
         }
@@ -115,7 +116,7 @@ class Handler:
         lang = self.language(langs)
         stripped = text.strip()
         if not stripped:
-            return self._items(self._dedupe_codes(self.catalogue.popular), lang)[:limit]
+            return self._items(self._dedupe_codes(self.catalogue.popular), lang, limit)
         digits = fold(stripped).lstrip("#")
         if digits.isdecimal() and len(digits) <= 3:
             # "50" lists 500-509 first, then the rest of the class (510, 511...).
@@ -124,12 +125,12 @@ class Handler:
             if len(digits) == 3 and int(digits) in self._known:
                 first = self.catalogue.by_code[int(digits)][0]
                 codes = [first.code, *(c for c in first.related if c != first.code)]
-            return self._items(codes, lang)[:limit]
+            return self._items(codes, lang, limit)
         parsed = parse(stripped)
         if parsed.kind in ("class", "pattern"):
-            return self._items(self._members(parsed.prefix), lang)[:limit]
+            return self._items(self._members(parsed.prefix), lang, limit)
         if parsed.kind in ("code", "codes"):
-            return self._items([c for c in parsed.codes if c in self._known], lang)[:limit]
+            return self._items([c for c in parsed.codes if c in self._known], lang, limit)
         if parsed.kind != "words":
             return []
         hits = self.index.search(parsed.folded, limit=limit * 2, prefix_last=True)
@@ -139,7 +140,7 @@ class Handler:
                 found.extend(self._members(hit.key[-1]))
             else:
                 found.append(self.catalogue.by_id[hit.key].code)
-        return self._items(self._dedupe_codes(found), lang)[:limit]
+        return self._items(self._dedupe_codes(found), lang, limit)
 
     def card(self, code: int, lang: str, query: str = "") -> Reply:
         """The full card for a catalogued code (every meaning it has)."""
@@ -225,12 +226,19 @@ class Handler:
             return f"{label} · {language.origins.get(entry.origin, entry.origin)}"
         return label
 
-    def _items(self, codes: Iterable[int], lang: str) -> list[Item]:
-        items = []
+    def _items(self, codes: Iterable[int], lang: str, limit: int | None = None) -> list[Item]:
+        items: list[Item] = []
         for code in codes:
-            entry = self.catalogue.by_code[code][0]
-            text = self.catalogue.text(entry, lang)
-            items.append(Item(code, entry.id, self._entry_title(entry, lang), text.summary))
+            if limit is not None and len(items) >= limit:
+                break
+            # Rows are immutable and few (codes × languages): autocomplete builds 25 per keystroke.
+            item = self._item_cache.get((code, lang))
+            if item is None:
+                entry = self.catalogue.by_code[code][0]
+                text = self.catalogue.text(entry, lang)
+                item = Item(code, entry.id, self._entry_title(entry, lang), text.summary)
+                self._item_cache[(code, lang)] = item
+            items.append(item)
         return items
 
     @staticmethod

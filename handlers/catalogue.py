@@ -197,6 +197,13 @@ class _LanguageTable(Mapping[str, Language]):
     def __contains__(self, code: object) -> bool:
         return code in self._codes
 
+    def get(self, code: str, default: Any = None) -> Any:
+        """The language, or ``default`` (a fast path: this sits under every reply)."""
+        language = self._built.get(code)
+        if language is not None:
+            return language
+        return self[code] if code in self._codes else default
+
 
 def load(data_dir: Path | None = None, languages: Iterable[str] | None = None) -> Catalogue:
     """Read the facts and find the language files (each is parsed when first used).

@@ -52,6 +52,19 @@ _SEPARATORS = re.compile(
 )
 
 
+def _script(word: str) -> str:
+    """A coarse script of a word (by its first letter): typos stay within one script."""
+    first = ord(word[0])
+    for bound, name in _SCRIPTS:
+        if first < bound:
+            return name
+    return "other"
+
+
+_SCRIPTS = ((0x250, "latin"), (0x370, "other"), (0x530, "cyrillic"), (0x600, "other"), (0x700, "arabic"),
+            (0x900, "other"), (0x980, "devanagari"), (0xB80, "other"), (0xC00, "tamil"))  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
     """A scored search result: an entry id or ``class:N``."""
@@ -135,10 +148,23 @@ class SearchIndex:
         self._prior = prior
         vocab = sorted(t for t in postings if not has_cjk(t) and len(t) >= 3 and " " not in t)
         self._vocab = vocab
-        by_length: dict[int, list[str]] = defaultdict(list)
+        by_length: dict[tuple[str, int], list[str]] = defaultdict(list)
         for term in vocab:
-            by_length[len(term)].append(term)
+            by_length[(_script(term), len(term))].append(term)
         self._by_length = dict(by_length)
+        self._pools: dict[tuple[str, int], list[str]] = {}
+
+    def _pool(self, word: str) -> list[str]:
+        """Vocabulary worth a fuzzy comparison: same script, a similar length."""
+        key = (_script(word), len(word))
+        pool = self._pools.get(key)
+        if pool is None:
+            spread = 1 if len(word) <= 5 else 2
+            pool = []
+            for size in range(len(word) - spread, len(word) + spread + 1):
+                pool.extend(self._by_length.get((key[0], size), ()))
+            self._pools[key] = pool
+        return pool
 
     def _term_matches(self, word: str, last: bool) -> list[tuple[str, float]]:
         """Index terms a query word stands for, with a match quality in (0, 1]."""
@@ -165,12 +191,8 @@ class SearchIndex:
                     matches.setdefault(term, _PREFIX_QUALITY)
         if word in self._postings or len(word) < 4:
             return list(matches.items())
-        spread = 1 if len(word) <= 5 else 2
-        pool: list[str] = []
-        for size in range(len(word) - spread, len(word) + spread + 1):
-            pool.extend(self._by_length.get(size, ()))
         for term, score, _ in process.extract(
-            word, pool, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF, limit=4
+            word, self._pool(word), scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF, limit=4
         ):
             quality = (score / 100.0) ** 2
             if matches.get(term, 0.0) < quality:
