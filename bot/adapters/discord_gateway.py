@@ -1,0 +1,346 @@
+"""The Discord gateway adapter: discord.py's ``Bot`` (or ``AutoShardedBot``) on our event loop.
+
+Interactions arrive as gateway events; :class:`~bot.adapters.discord_commands.Responder` answers
+them exactly as it does for the HTTP endpoint, and the callback body it returns is sent through
+discord.py's public ``InteractionResponse`` API. discord.py's own command tree is bypassed: the
+command set is defined once, as API payloads, in :mod:`bot.adapters.discord_commands`.
+
+Disconnects are discord.py's business: it reconnects with RESUME (op 6) on the
+``resume_gateway_url`` from READY, and Discord replays the events missed in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+from collections.abc import Callable
+from typing import Any, TypeAlias
+
+import aiohttp
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot.adapters.base import AdapterStartError
+from bot.adapters.discord_commands import (
+    AUTOCOMPLETE_RESULT,
+    CommandSyncError,
+    Invocation,
+    Responder,
+    api_root,
+    guard_logs,
+    sync_commands,
+    sync_on_start,
+)
+from bot.config import DiscordConfig
+from bot.render.discord_embed import EPHEMERAL
+from bot.service import Service
+
+log = logging.getLogger(__name__)
+
+AnyBot: TypeAlias = commands.Bot | commands.AutoShardedBot
+
+
+def _nothing() -> None:
+    return None
+
+
+class _DelegatingTree(app_commands.CommandTree[commands.Bot]):
+    """A command tree that leaves every interaction to our ``on_interaction`` listener.
+
+    The tree holds no commands (they are registered from raw payloads), so resolving one would
+    fail and log ``CommandNotFound`` for every interaction; the global check turns it away first.
+    """
+
+    async def interaction_check(self, interaction: discord.Interaction[commands.Bot], /) -> bool:
+        """Never let the tree handle an interaction."""
+        return False
+
+
+class _ExpectedWarnings(logging.Filter):
+    """Drops discord.py's start-up warnings about choices made here on purpose.
+
+    Without the guilds intent discord.py warns that its guild cache may be incomplete (we keep
+    none: interactions carry what we need), and without the ``davey`` package that voice is
+    unavailable (we never join voice). Both would otherwise greet the operator at every start.
+    """
+
+    EXPECTED = ("Guilds intent seems to be disabled", "davey is not installed")
+    LOGGERS = ("discord.state", "discord.client")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record but those two warnings."""
+        return not (record.levelno == logging.WARNING and record.getMessage().startswith(self.EXPECTED))
+
+    def install(self) -> None:
+        """Attach to the loggers that emit them."""
+        for name in self.LOGGERS:
+            logging.getLogger(name).addFilter(self)
+
+    def remove(self) -> None:
+        """Detach again."""
+        for name in self.LOGGERS:
+            logging.getLogger(name).removeFilter(self)
+
+
+class Endpoints:
+    """Points discord.py at another REST API and gateway (an emulator, a proxy) and back.
+
+    discord.py has no per-client setting for either: ``discord.http.Route.BASE`` and
+    ``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY`` are class attributes, shared by every
+    client in the process. So they are changed on start and restored on stop (unless someone
+    else changed them meanwhile), which also means two adapters with different endpoints cannot
+    run in one process. An ``AutoShardedBot`` without a fixed ``shard_count`` asks
+    ``GET /gateway/bot`` for its URL instead, which the REST redirection already covers.
+    """
+
+    def __init__(self, api_base_url: str, gateway_url: str) -> None:
+        self.api = api_root(api_base_url) if api_base_url else None
+        self.gateway = yarl.URL(gateway_url) if gateway_url else None
+        self._saved: tuple[str, yarl.URL] | None = None
+
+    def apply(self) -> None:
+        """Redirect discord.py (nothing changes when neither URL is configured)."""
+        self._saved = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+        if self.api:
+            discord.http.Route.BASE = self.api
+        if self.gateway:
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = self.gateway
+
+    def restore(self) -> None:
+        """Put back what was there before :meth:`apply`."""
+        if self._saved is None:
+            return
+        base, gateway = self._saved
+        self._saved = None
+        if self.api and self.api == discord.http.Route.BASE:
+            discord.http.Route.BASE = base
+        if self.gateway and self.gateway == discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY:
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
+
+
+def invocation_from(interaction: discord.Interaction[Any]) -> Invocation:
+    """The neutral view of a discord.py interaction (the same fields the HTTP payload gives)."""
+    guild_locale = interaction.guild_locale
+    return Invocation(
+        type=interaction.type.value,
+        data=dict(interaction.data or {}),
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        locale=str(interaction.locale),
+        guild_locale=str(guild_locale) if guild_locale is not None else None,
+        permissions=interaction.permissions.value,
+        user_name=interaction.user.display_name if interaction.user else "",
+    )
+
+
+def view_from(components: list[dict[str, Any]]) -> discord.ui.View:
+    """Action rows of buttons as a discord.py view, ready to send and never tracked.
+
+    Share clicks are answered from their ``custom_id`` alone (as over HTTP), so the view is
+    stopped before it is sent: discord.py then does not keep it, with a timer, for every message.
+    """
+    view = discord.ui.View(timeout=None)
+    for row, action_row in enumerate(components):
+        for button in action_row.get("components", ()):
+            view.add_item(
+                discord.ui.Button(
+                    style=discord.ButtonStyle(button["style"]),
+                    label=button.get("label"),
+                    url=button.get("url"),
+                    custom_id=button.get("custom_id"),
+                    row=row,
+                )
+            )
+    view.stop()
+    return view
+
+
+def message_kwargs(data: dict[str, Any]) -> dict[str, Any]:
+    """``InteractionResponse.send_message`` arguments for a rendered message."""
+    kwargs: dict[str, Any] = {
+        "allowed_mentions": discord.AllowedMentions.none(),
+        "ephemeral": bool(data.get("flags", 0) & EPHEMERAL),
+    }
+    if data.get("content"):
+        kwargs["content"] = data["content"]
+    if data.get("embeds"):
+        kwargs["embeds"] = [discord.Embed.from_dict(embed) for embed in data["embeds"]]
+    if data.get("components"):
+        kwargs["view"] = view_from(data["components"])
+    return kwargs
+
+
+class DiscordGatewayAdapter:
+    """Connects to Discord's gateway with discord.py and answers interactions."""
+
+    platform = "discord"
+
+    def __init__(
+        self,
+        config: DiscordConfig,
+        service: Service,
+        *,
+        sync_commands: bool | None = None,
+        login_timeout: float = 30.0,
+        ready_timeout: float = 60.0,
+    ) -> None:
+        self._config = config
+        self._service = service
+        self._responder = Responder(service)
+        self._sync = sync_on_start(config) if sync_commands is None else sync_commands
+        self._login_timeout = login_timeout
+        self._ready_timeout = ready_timeout
+        self._endpoints = Endpoints(config.api_base_url, config.gateway_url)
+        self._bot: AnyBot | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        self._undo_log_guard: Callable[[], None] = _nothing
+        self._quiet = _ExpectedWarnings()
+
+    @property
+    def bot(self) -> AnyBot | None:
+        """The discord.py bot while the adapter runs."""
+        return self._bot
+
+    def _make_bot(self) -> AnyBot:
+        options: dict[str, Any] = {
+            # Slash commands need no message content, and "when mentioned" is the one prefix that
+            # does not make discord.py warn about the missing privileged intent.
+            "command_prefix": commands.when_mentioned,
+            "intents": discord.Intents.none(),
+            "help_command": None,
+            "tree_cls": _DelegatingTree,
+            "allowed_mentions": discord.AllowedMentions.none(),
+            # Interactions carry what we need: no message, member or guild caches to fill.
+            "max_messages": None,
+            "chunk_guilds_at_startup": False,
+            "member_cache_flags": discord.MemberCacheFlags.none(),
+            "guild_ready_timeout": 0.0,
+        }
+        if self._config.shard_count:
+            # Without shard_ids one process runs every shard; with them, only its share.
+            if self._config.shard_ids:
+                options["shard_ids"] = list(self._config.shard_ids)
+            return commands.AutoShardedBot(shard_count=self._config.shard_count, **options)
+        return commands.Bot(**options)
+
+    async def start(self) -> None:
+        """Log in, register commands when configured to, connect, and wait for READY.
+
+        Raises :class:`AdapterStartError` when the token is refused, the API cannot be reached,
+        or the gateway closes for good (bad shard settings, missing intents).
+        """
+        self._undo_log_guard = guard_logs(self._config.token)
+        self._quiet.install()
+        self._endpoints.apply()
+        self._service.handler.warm()
+        bot = self._make_bot()
+        bot.add_listener(self._on_interaction, "on_interaction")
+        bot.add_listener(self._on_ready, "on_ready")
+        try:
+            await self._login(bot)
+        except BaseException:
+            await self._abandon(bot)
+            raise
+        self._bot = bot
+        if self._sync:
+            await self._register(bot)
+        self._task = asyncio.create_task(bot.connect(reconnect=True), name="discord-gateway")
+        waiter = asyncio.create_task(self._ready.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {self._task, waiter}, timeout=self._ready_timeout, return_when="FIRST_COMPLETED"
+            )
+        finally:
+            waiter.cancel()
+        if self._task in done:
+            exc = self._task.exception()
+            await self._abandon(bot)
+            raise AdapterStartError(f"the Discord gateway closed the connection for good: {exc!r}")
+        if not done:
+            log.warning("discord: not READY after %.0f s; still trying", self._ready_timeout)
+        # Everything alive now (catalogue, search index, discord.py's modules and state) lives as
+        # long as the process: keep the garbage collector from walking it on every full collection.
+        gc.freeze()
+
+    async def _login(self, bot: AnyBot) -> None:
+        where = discord.http.Route.BASE
+        try:
+            await asyncio.wait_for(bot.login(self._config.token), self._login_timeout)
+        except discord.LoginFailure:
+            raise AdapterStartError(
+                "Discord rejected the bot token (401 from GET /users/@me): "
+                "check [discord] token or DISCORD_BOT_TOKEN"
+            ) from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise AdapterStartError(f"cannot reach the Discord API at {where}: {exc!r}") from None
+        except discord.HTTPException as exc:
+            raise AdapterStartError(f"the Discord API refused to log in: {exc.status} {exc.text}") from None
+
+    async def _register(self, bot: AnyBot) -> None:
+        guild = self._config.dev_guild_id or None
+        try:
+            await sync_commands(
+                self._config, guild, handler=self._service.handler, application_id=bot.application_id
+            )
+        except CommandSyncError as exc:
+            # The previously registered commands still work: serve them rather than refuse to start.
+            log.error("discord: could not register commands: %s", exc)
+
+    async def _abandon(self, bot: AnyBot) -> None:
+        with contextlib.suppress(Exception):
+            await bot.close()
+        if self._task is not None:
+            with contextlib.suppress(BaseException):
+                await self._task
+        self._task = None
+        self._bot = None
+        self._endpoints.restore()
+        self._quiet.remove()
+        self._undo_log_guard()
+
+    async def stop(self) -> None:
+        """Close the gateway connection and the HTTP session; restore discord.py's endpoints."""
+        if self._bot is not None:
+            await self._abandon(self._bot)
+        self._ready.clear()
+
+    def connected(self) -> bool:
+        """Whether every shard this process runs has an open gateway connection."""
+        bot = self._bot
+        if bot is None or bot.is_closed() or not bot.is_ready():
+            return False
+        if isinstance(bot, commands.AutoShardedBot):
+            return bool(bot.shards) and not any(shard.is_closed() for shard in bot.shards.values())
+        return bot.ws is not None and bot.ws.open
+
+    async def _on_ready(self) -> None:
+        self._ready.set()
+
+    async def _on_interaction(self, interaction: discord.Interaction[commands.Bot]) -> None:
+        prepared = await self._responder.prepare(invocation_from(interaction))
+        response = prepared.body
+        try:
+            if response["type"] == AUTOCOMPLETE_RESULT:
+                choices = prepared.memo.get("choices")
+                if choices is None:
+                    choices = prepared.memo["choices"] = [
+                        app_commands.Choice(name=c["name"], value=c["value"])
+                        for c in response["data"]["choices"]
+                    ]
+                await interaction.response.autocomplete(choices)
+            else:
+                # Embeds and a stopped view are only read when sent, so a cached answer's
+                # discord.py objects are built once and reused.
+                kwargs = prepared.memo.get("kwargs")
+                if kwargs is None:
+                    kwargs = prepared.memo["kwargs"] = message_kwargs(response["data"])
+                await interaction.response.send_message(**kwargs)
+        except discord.HTTPException as exc:
+            # Most often the 3-second window passed (10062 Unknown interaction) or a retry won.
+            self._service.metrics.error("discord", "send")
+            log.warning("discord: could not answer interaction %s: %s", interaction.id, exc)

@@ -1,0 +1,181 @@
+"""The Discord HTTP interactions endpoint: Discord POSTs each interaction, we answer in the response.
+
+Every request is authenticated with Ed25519 over ``timestamp + raw body`` (Discord signs with the
+application's key; we verify with its public key). A missing, malformed or wrong signature, or a
+timestamp more than five minutes away from our clock, gets 401 (Discord probes this with bad
+signatures before it accepts an endpoint URL). Bodies over 64 KiB are refused with 413 before
+they are read.
+
+The endpoint keeps no state between requests (a Share button carries what it shares in its
+``custom_id``), so any number of replicas can run behind any load balancer; only ``/lang``
+preferences live in the shared preference store.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+
+from bot.adapters.base import AdapterStartError
+from bot.adapters.discord_commands import PING, PONG, Invocation, Responder
+from bot.config import DiscordConfig
+from bot.service import Service
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+MAX_CLOCK_SKEW = 300.0
+SIGNATURE_HEADER = "X-Signature-Ed25519"
+TIMESTAMP_HEADER = "X-Signature-Timestamp"
+_SIGNATURE_HEX_LENGTH = 128
+
+
+class SignatureVerifier:
+    """Checks Discord's request signatures against the application's public key."""
+
+    def __init__(
+        self,
+        public_key: str,
+        clock: Callable[[], float] = time.time,
+        max_skew: float = MAX_CLOCK_SKEW,
+    ) -> None:
+        self._key = VerifyKey(bytes.fromhex(public_key))
+        self._clock = clock
+        self._max_skew = max_skew
+
+    def verify(self, signature: str | None, timestamp: str | None, body: bytes) -> bool:
+        """Whether the body was signed by Discord within the allowed clock skew."""
+        if not signature or not timestamp or len(signature) != _SIGNATURE_HEX_LENGTH:
+            return False
+        if not timestamp.isascii() or not timestamp.isdigit():
+            return False
+        # A captured request replayed later is refused; so is one dated in the future.
+        if abs(self._clock() - int(timestamp)) > self._max_skew:
+            return False
+        try:
+            self._key.verify(timestamp.encode() + body, bytes.fromhex(signature))
+        except (BadSignatureError, ValueError):
+            return False
+        return True
+
+
+def _json(body: object, status: int = 200) -> web.Response:
+    # Exactly "application/json": Discord's own clients and our emulator expect no charset.
+    return web.Response(
+        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+        status=status,
+        content_type="application/json",
+    )
+
+
+class DiscordInteractionsAdapter:
+    """Serves Discord interactions over HTTP with aiohttp."""
+
+    platform = "discord"
+
+    def __init__(
+        self,
+        config: DiscordConfig,
+        service: Service,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._config = config
+        self._service = service
+        self._verifier = SignatureVerifier(config.public_key, clock=clock)
+        self._responder = Responder(service)
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    @property
+    def port(self) -> int | None:
+        """The port actually bound (useful when the configured one is 0)."""
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The endpoint's URL on this machine."""
+        host = self._config.interactions_listen
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        return f"http://{host}:{self._port}{self._config.interactions_path}"
+
+    def app(self) -> web.Application:
+        """The aiohttp application (one POST route); tests may serve it themselves."""
+        # client_max_size makes aiohttp itself stop reading at 64 KiB, which covers chunked
+        # bodies that announce no length.
+        app = web.Application(client_max_size=MAX_BODY)
+        app.router.add_post(self._config.interactions_path, self._handle)
+        return app
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return _json({"error": "body too large"}, 413)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _json({"error": "body too large"}, 413)
+        headers = request.headers
+        if not self._verifier.verify(headers.get(SIGNATURE_HEADER), headers.get(TIMESTAMP_HEADER), body):
+            return _json({"error": "invalid request signature"}, 401)
+        try:
+            payload = json.loads(body)
+            kind = int(payload["type"])
+        except (ValueError, TypeError, KeyError):
+            return _json({"error": "malformed interaction"}, 400)
+        if kind == PING:
+            return _json({"type": PONG})
+        try:
+            invocation = Invocation.from_payload(payload)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return _json({"error": "malformed interaction"}, 400)
+        prepared = await self._responder.prepare(invocation)
+        return web.Response(body=prepared.json, content_type="application/json")
+
+    async def start(self) -> None:
+        """Listen on ``interactions_listen:interactions_port``; raises if the port is taken."""
+        self._service.handler.warm()
+        # Everything alive now (catalogue, search index, imported modules) lives as long as the
+        # process: keep the garbage collector from walking it again on every full collection.
+        gc.freeze()
+        # No access log: one line per interaction is noise at production rates (metrics count them).
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, shutdown_timeout=5.0)
+        await runner.setup()
+        site = web.TCPSite(
+            runner, self._config.interactions_listen, self._config.interactions_port, backlog=1024
+        )
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise AdapterStartError(
+                f"cannot listen on {self._config.interactions_listen}:{self._config.interactions_port}: "
+                f"{exc.strerror or exc}"
+            ) from None
+        self._runner = runner
+        self._port = self._bound_port(runner)
+        log.info("discord: interactions endpoint listening on %s", self.url)
+
+    @staticmethod
+    def _bound_port(runner: web.AppRunner) -> int | None:
+        for address in runner.addresses:
+            if isinstance(address, tuple) and len(address) >= 2:
+                return int(address[1])
+        return None
+
+    async def stop(self) -> None:
+        """Stop listening; requests in flight are finished first."""
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    def connected(self) -> bool:
+        """Serving while the listening socket is open."""
+        return self._runner is not None
