@@ -10,6 +10,7 @@ import pytest
 from bot.storage import SqlitePreferences
 from handlers import Handler, Request, load
 from handlers.catalogue import LANGUAGES, Catalogue, Language
+
 from search_quality import evaluate, load_cases
 
 # Proper names and symbols that read the same in every language.

@@ -1,0 +1,127 @@
+"""How the Telegram adapter talks HTTP to the Bot API: two python-telegram-bot request classes.
+
+:class:`JsonRequest` sends answers as JSON bodies and trims the echo of sent messages (both for
+CPU: see its docstring and bench/telegram.py); :class:`PollingRequest` remembers whether the last
+``getUpdates`` reached a healthy API, which is what ``connected()`` reports.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+from telegram.error import NetworkError, TimedOut
+from telegram.request import HTTPXRequest, RequestData
+
+# Parts of a sent message that Telegram echoes back and PTB would parse for nothing.
+_ECHO_DETAILS = ("entities", "reply_markup", "reply_to_message", "link_preview_options", "quote")
+_JSON_HEADERS = {"User-Agent": HTTPXRequest.USER_AGENT, "Content-Type": "application/json"}
+
+
+class PollingRequest(HTTPXRequest):
+    """The getUpdates connection, remembering whether its last call reached a healthy API.
+
+    ``connected()`` reads it: PTB retries failed polls forever on its own, so the adapter would
+    otherwise look healthy while Telegram is unreachable or the token has been revoked.
+    """
+
+    failing = False
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+        write_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+        connect_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+        pool_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """Perform the request and record its outcome."""
+        try:
+            code, payload = await super().do_request(
+                url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+            )
+        except Exception:
+            self.failing = True
+            raise
+        self.failing = not 200 <= code < 300
+        return code, payload
+
+
+def _seconds(given: object, default: float | None) -> float | None:
+    """A timeout PTB passed (a number, or None for "wait forever"), else the client's default."""
+    if given is None or (isinstance(given, int | float) and not isinstance(given, bool)):
+        return given
+    return default
+
+
+def _lean(payload: bytes) -> bytes:
+    """A sendMessage response without the parts of the echoed message nobody reads here."""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return payload
+    result = data.get("result") if isinstance(data, dict) and data.get("ok") else None
+    if not isinstance(result, dict):
+        return payload
+    for key in _ECHO_DETAILS:
+        result.pop(key, None)
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+class JsonRequest(HTTPXRequest):
+    """Sends parameters as one JSON body rather than a form, and trims what Telegram echoes.
+
+    The Bot API takes either body. PTB builds forms with ``urllib.parse.urlencode``, which quotes
+    byte by byte in Python: for a card (and even more for a page of inline results, each carrying
+    a whole card) that costs more CPU than everything else the bot does with an update. Uploads
+    (multipart) still go through PTB's own path.
+
+    ``sendMessage`` answers with the whole message sent, which PTB turns into a ``Message``: one
+    object per entity, per button, plus the quoted message. The adapter never reads that echo, so
+    for the methods in ``lean`` the response keeps only the identity of the message (id, date,
+    chat, sender, text): about a tenth of the CPU an answer costs, measured by bench/telegram.py.
+    """
+
+    def __init__(self, *, lean: frozenset[str] = frozenset(), connection_pool_size: int = 1) -> None:
+        super().__init__(connection_pool_size=connection_pool_size)
+        self._lean = lean
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+        write_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+        connect_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+        pool_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """POST ``request_data`` as ``application/json``; PTB's exceptions on failure."""
+        if request_data is None or request_data.contains_files:
+            return await super().do_request(
+                url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+            )
+        client = self._client  # PTB's own httpx client: same pool, limits and proxy settings
+        defaults = client.timeout
+        timeout = httpx.Timeout(
+            connect=_seconds(connect_timeout, defaults.connect),
+            read=_seconds(read_timeout, defaults.read),
+            write=_seconds(write_timeout, defaults.write),
+            pool=_seconds(pool_timeout, defaults.pool),
+        )
+        body = json.dumps(request_data.parameters, ensure_ascii=False).encode()
+        try:
+            response = await client.request(method, url, content=body, headers=_JSON_HEADERS, timeout=timeout)
+        except httpx.TimeoutException as exc:
+            if isinstance(exc, httpx.PoolTimeout):
+                raise TimedOut("Pool timeout: the request was not sent") from exc
+            raise TimedOut from exc
+        except httpx.HTTPError as exc:
+            # Same wording as PTB, so retry_reason() sees the same NetworkError shape.
+            raise NetworkError(f"httpx.{exc.__class__.__name__}: {exc}") from exc
+        if response.status_code == 200 and url.rpartition("/")[2] in self._lean:
+            return 200, _lean(response.content)
+        return response.status_code, response.content
