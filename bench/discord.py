@@ -122,6 +122,9 @@ def summary(runs: dict[str, list[Run]]) -> dict[str, float]:
     best |= {f"{kind}_capacity": max(r.capacity for r in rs) for kind, rs in runs.items()}
     best["rate_ratio"] = best["ours_rate"] / best["bare_rate"]
     best["capacity_ratio"] = best["ours_capacity"] / best["bare_capacity"]
+    if runs.get("uncached"):
+        best["uncached_rate_ratio"] = best["uncached_rate"] / best["bare_rate"]
+        best["uncached_capacity_ratio"] = best["uncached_capacity"] / best["bare_capacity"]
     # Each round runs the two back to back, so a round's ratio sees about the same machine.
     pairs = list(zip(runs["ours"], runs["bare"], strict=True))
     best["paired_rate_ratio"] = statistics.median(o.rate / b.rate for o, b in pairs)
@@ -161,8 +164,11 @@ def child_gateway(kind: str, api: str, gateway: str, token: str) -> None:
     from handlers import Handler, load
 
     logging.basicConfig(level=logging.ERROR)
-    if kind == "ours":
-        config = DiscordConfig(enabled=True, token=token, api_base_url=api, gateway_url=gateway)
+    if kind in ("ours", "uncached"):
+        cache = 0 if kind == "uncached" else DiscordConfig().answer_cache_size
+        config = DiscordConfig(
+            enabled=True, token=token, api_base_url=api, gateway_url=gateway, answer_cache_size=cache
+        )
         adapter = DiscordGatewayAdapter(config, Service(Handler(load())))
         asyncio.run(_serve_until_terminated(adapter.start, adapter.stop))
         return
@@ -223,9 +229,10 @@ def child_http(kind: str, port: int, public_key: str) -> None:
     from handlers import Handler, load
 
     logging.basicConfig(level=logging.ERROR)
-    if kind == "ours":
+    if kind in ("ours", "uncached"):
         config = DiscordConfig(
             enabled=True,
+            answer_cache_size=0 if kind == "uncached" else DiscordConfig().answer_cache_size,
             mode="interactions",
             public_key=public_key,
             interactions_listen="127.0.0.1",
@@ -338,9 +345,9 @@ async def gateway_round(kind: str, seconds: float, window: int) -> Run:
 
 
 async def bench_gateway(seconds: float, rounds: int, window: int) -> dict[str, list[Run]]:
-    runs: dict[str, list[Run]] = {"bare": [], "ours": []}
+    runs: dict[str, list[Run]] = {"bare": [], "ours": [], "uncached": []}
     for _ in range(rounds):
-        for kind in ("bare", "ours"):
+        for kind in ("bare", "ours", "uncached"):
             runs[kind].append(await gateway_round(kind, seconds, window))
     return runs
 
@@ -467,7 +474,7 @@ def bench_http(seconds: float, rounds: int) -> tuple[dict[str, list[Run]], str]:
     public = key.verify_key.encode().hex()
     triples = signed_requests(key.encode().hex())
     use_wrk = shutil.which("wrk") is not None
-    runs: dict[str, list[Run]] = {"bare": [], "ours": []}
+    runs: dict[str, list[Run]] = {"bare": [], "ours": [], "uncached": []}
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder) / "signed.tsv"
         data.write_text("".join(f"{s}\t{t}\t{b}\n" for s, t, b in triples))
@@ -478,7 +485,7 @@ def bench_http(seconds: float, rounds: int) -> tuple[dict[str, list[Run]], str]:
             return run_clients(port, triples, length, connections=32)
 
         for _ in range(rounds):
-            for kind in ("bare", "ours"):
+            for kind in ("bare", "ours", "uncached"):
                 port = free_port()
                 process = spawn("http", kind, str(port), public)
                 try:
@@ -574,9 +581,9 @@ def main() -> int:
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
 
     def table(runs: dict[str, list[Run]], labels: dict[str, str], unit: str) -> dict[str, float]:
-        for kind in ("bare", "ours"):
+        for kind, kind_runs in runs.items():
             cells = []
-            for run in runs[kind]:
+            for run in kind_runs:
                 cell = f"{run.rate:5.0f}/s wall, {run.capacity:5.0f}/CPU-s"
                 cells.append(cell + (f", p99 {run.p99_ms:.0f} ms" if run.p99_ms is not None else ""))
             print(f"   {labels[kind]:34} " + " | ".join(cells))
@@ -598,17 +605,30 @@ def main() -> int:
                 f"   ratio this bot / bare, {label}: best vs best {value:.2f},"
                 f" median of paired rounds {paired:.2f} (target >= {target:.2f}) {verdict}"
             )
+        # The shipped configuration caches answers; this is what every cache miss costs.
+        print(
+            f"   with the answer cache off (answer_cache_size = 0): wall {best['uncached_rate_ratio']:.2f},"
+            f" server CPU {best['uncached_capacity_ratio']:.2f} of the bare bot"
+        )
 
     gateway = asyncio.run(bench_gateway(args.seconds, args.rounds, args.window))
     print(f"1. Gateway: /http interactions answered ({args.window} in flight; emulator in this process)")
-    labels = {"bare": "bare discord.py, constant embed", "ours": "this bot"}
+    labels = {
+        "bare": "bare discord.py, constant embed",
+        "ours": "this bot",
+        "uncached": "this bot, cache off",
+    }
     best = table(gateway, labels, "interactions")
     ratios(best, 0.9)
     print()
 
     http, load = bench_http(args.seconds, args.rounds)
     print(f"2. HTTP interactions endpoint: signed /http requests (load: {load})")
-    labels = {"bare": "bare aiohttp + same Ed25519 check", "ours": "this bot"}
+    labels = {
+        "bare": "bare aiohttp + same Ed25519 check",
+        "ours": "this bot",
+        "uncached": "this bot, cache off",
+    }
     best = table(http, labels, "requests")
     ratios(best, 0.8)
     print()

@@ -57,6 +57,7 @@ class DiscordConfig:
     shard_ids: list[int] = field(default_factory=list)
     api_base_url: str = ""
     gateway_url: str = ""
+    answer_cache_size: int = 2048
 
 
 @dataclass(frozen=True, slots=True)

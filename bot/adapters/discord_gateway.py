@@ -190,7 +190,7 @@ class DiscordGatewayAdapter:
     ) -> None:
         self._config = config
         self._service = service
-        self._responder = Responder(service)
+        self._responder = Responder(service, cache_size=config.answer_cache_size)
         self._sync = sync_on_start(config) if sync_commands is None else sync_commands
         self._login_timeout = login_timeout
         self._ready_timeout = ready_timeout

@@ -90,7 +90,7 @@ class DiscordInteractionsAdapter:
         self._config = config
         self._service = service
         self._verifier = SignatureVerifier(config.public_key, clock=clock)
-        self._responder = Responder(service)
+        self._responder = Responder(service, cache_size=config.answer_cache_size)
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
 
