@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import unicodedata
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from handlers.catalogue import Catalogue, Entry, Language
@@ -35,6 +36,7 @@ class Handler:
         self._known = frozenset(catalogue.by_code)
         self._index: SearchIndex | None = None
         self._item_cache: dict[tuple[int, str], Item] = {}
+        self._card_cache: dict[tuple[int, str], Reply] = {}
         self._reason_phrases = {
             e.id: e.phrase for e in catalogue.entries if e.phrase and not e.phrase.startswith("(")
         }
@@ -144,6 +146,13 @@ class Handler:
 
     def card(self, code: int, lang: str, query: str = "") -> Reply:
         """The full card for a catalogued code (every meaning it has)."""
+        # Cards are immutable and few (codes × languages): build each once.
+        card = self._card_cache.get((code, lang))
+        if card is None:
+            card = self._card_cache[(code, lang)] = self._build_card(code, lang)
+        return card if card.query == query else replace(card, query=query)
+
+    def _build_card(self, code: int, lang: str) -> Reply:
         entries = self.catalogue.by_code[code]
         primary = entries[0]
         language = self._lang(lang)
@@ -174,7 +183,7 @@ class Handler:
             links.append(Link(self.ui(lang, "button_mdn"), primary.mdn))
         return Reply(
             kind="entry",
-            query=query,
+            query="",
             lang=language.code,
             title=self._entry_title(primary, lang),
             summary=text.summary,
