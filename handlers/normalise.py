@@ -16,6 +16,8 @@ _SCRIPT_FOLD.update({0x0640: None, ord("أ"): "ا", ord("إ"): "ا", ord("آ"): 
 # Hindi writers drop the nukta as often as they type it (खराब / ख़राब).
 _SCRIPT_FOLD[0x093C] = None
 _SCRIPT = str.maketrans(_SCRIPT_FOLD)
+# After NFKC an accent on a Latin letter is always precomposed into one of these ranges.
+_ACCENTED_LATIN = re.compile(r"[\u00c0-\u024f\u1e00-\u1eff]")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 
@@ -24,18 +26,20 @@ def fold(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text).casefold()
     if folded.isascii():
         return folded
-    kept: list[str] = []
-    latin_base = False
-    for ch in unicodedata.normalize("NFD", folded):
-        if unicodedata.combining(ch):
-            if latin_base:
-                continue
-        else:
-            latin_base = ch < _LATIN_END
-        kept.append(ch)
+    if _ACCENTED_LATIN.search(folded):
+        kept: list[str] = []
+        latin_base = False
+        for ch in unicodedata.normalize("NFD", folded):
+            if unicodedata.combining(ch):
+                if latin_base:
+                    continue
+            else:
+                latin_base = ch < _LATIN_END
+            kept.append(ch)
+        folded = unicodedata.normalize("NFC", "".join(kept))
     # Russian users write е for ё, Arabic users rarely type vowel marks or the hamza forms of
     # alef, Hindi users often leave out the nukta: fold both sides the same way.
-    return unicodedata.normalize("NFC", "".join(kept)).replace("ё", "е").translate(_SCRIPT)
+    return folded.replace("ё", "е").translate(_SCRIPT)
 
 
 def tokens(folded: str) -> list[str]:

@@ -86,25 +86,34 @@ class SearchIndex:
         phrases: dict[str, dict[str, float]] = defaultdict(dict)
         prior: dict[str, float] = {}
 
+        stems: dict[str, str] = {}
+
+        def post(term: str, key: str, weight: float) -> None:
+            entry = postings[term]
+            if entry.get(key, 0.0) < weight:
+                entry[key] = weight
+
         def add(key: str, text: str, weight: float, phrase: bool = True) -> None:
-            raw = tokens(fold(text))
-            words = [stem(w) for w in raw]
+            folded = fold(text)
+            raw = tokens(folded)
+            words = [stems.get(w) or stems.setdefault(w, stem(w)) for w in raw]
             if phrase:
-                joined = " ".join(words)
-                if phrases[joined].get(key, 0.0) < weight:
-                    phrases[joined][key] = weight
+                post_phrase = phrases[" ".join(words)]
+                if post_phrase.get(key, 0.0) < weight:
+                    post_phrase[key] = weight
+            # Word pairs keep the order and the small words in context ("not found", "नहीं है").
+            for first, second in pairwise(words):
+                post(f"{first} {second}", key, weight)
             # Stopwords never score on the query side, so they stay out of the postings and out
             # of the fuzzy vocabulary (where "dois" could otherwise land on "dos").
-            # Word pairs keep the order and the small words in context ("not found", "नहीं है").
-            for pair in pairwise(words):
-                term = " ".join(pair)
-                if postings[term].get(key, 0.0) < weight:
-                    postings[term][key] = weight
-            for word in (w for w, r in zip(words, raw, strict=True) if r not in STOPWORDS):
-                grams = ngrams(word) if has_cjk(word) else ()
-                for term in (word, *grams):
-                    if postings[term].get(key, 0.0) < weight:
-                        postings[term][key] = weight
+            cjk = has_cjk(folded)
+            for word, original in zip(words, raw, strict=True):
+                if original in STOPWORDS:
+                    continue
+                post(word, key, weight)
+                if cjk and has_cjk(word):
+                    for gram in ngrams(word):
+                        post(gram, key, weight)
 
         popular = set(catalogue.popular)
         for entry in catalogue.entries:
