@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 from handlers import Handler, Item, Reply
@@ -57,6 +58,8 @@ _LINE_START = re.compile(r"(?m)^(\s*)([#>\-+]|\d+\.)")
 _LINE_MARKERS = frozenset("#>-+0123456789 \t")
 
 
+# Most text is the catalogue's own, escaped again for every answer: remember the results.
+@lru_cache(maxsize=8192)
 def escape_markdown(text: str) -> str:
     """Plain text made literal in Discord: no bold, links, mentions, headings or quotes.
 
