@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from discord_emulator import DiscordEmulator  # noqa: E402
+from emulated_config import emulated_config  # noqa: E402
 from telegram_emulator import TelegramEmulator  # noqa: E402
 
 
@@ -52,23 +53,7 @@ class Bot:
         self.workdir = workdir
         self.config = workdir / "config.toml"
         self.config.write_text(
-            f"""
-[telegram]
-enabled = true
-api_base_url = "{telegram.base_url}"
-poll_timeout = 1
-[discord]
-enabled = true
-api_base_url = "{discord.api_base_url}"
-gateway_url = "{discord.gateway_url}"
-[ops]
-enabled = true
-port = {self.port}
-[logging]
-level = "WARNING"
-[storage]
-path = "{workdir / "prefs.sqlite3"}"
-""",
+            emulated_config(telegram, discord, self.port, "WARNING", workdir / "prefs.sqlite3"),
             encoding="utf-8",
         )
         self.env = {

@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 from collections.abc import Mapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.config import (
     SECRET_ENV,
@@ -26,6 +26,9 @@ from bot.config import (
     load,
     secrets,
 )
+
+if TYPE_CHECKING:
+    from handlers import Handler
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -59,8 +62,8 @@ def _load(args: argparse.Namespace, err: TextIO) -> Config | None:
         return None
 
 
-def _check_language(config: Config, err: TextIO) -> bool:
-    """``[bot] default_lang`` must be a language the catalogue speaks."""
+def _load_handler(config: Config, err: TextIO) -> Handler | int:
+    """The handler, or the exit status when the catalogue or ``[bot] default_lang`` is wrong."""
     from handlers import CatalogueError, Handler
     from handlers import load as load_catalogue
 
@@ -68,14 +71,14 @@ def _check_language(config: Config, err: TextIO) -> bool:
         handler = Handler(load_catalogue())
     except CatalogueError as exc:
         err.write(f"catalogue error: {exc}\n")
-        return False
+        return EXIT_FAILURE
     if handler.supported(config.bot.default_lang) is None:
         err.write(
             f"configuration error: [bot] default_lang {config.bot.default_lang!r} is not a supported"
             f" language (available: {', '.join(handler.languages)})\n"
         )
-        return False
-    return True
+        return EXIT_CONFIG
+    return handler
 
 
 def _toml_value(value: Any) -> str:
@@ -102,7 +105,7 @@ def render_effective(config: Config) -> str:
 def check_config(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``check-config``: validate, print the effective configuration; 0 valid, 2 otherwise."""
     config = _load(args, err)
-    if config is None or not _check_language(config, err):
+    if config is None or isinstance(_load_handler(config, err), int):
         return EXIT_CONFIG
     environ = os.environ
     out.write(f"# configuration: {_source(args, environ)}\n")
@@ -132,20 +135,9 @@ def run(args: argparse.Namespace, err: TextIO) -> int:
     from bot.logging_setup import setup_logging
 
     setup_logging(config.logging.level, config.logging.format, secrets(config))
-    from handlers import CatalogueError, Handler
-    from handlers import load as load_catalogue
-
-    try:
-        handler = Handler(load_catalogue())
-    except CatalogueError as exc:
-        err.write(f"catalogue error: {exc}\n")
-        return EXIT_FAILURE
-    if handler.supported(config.bot.default_lang) is None:
-        err.write(
-            f"configuration error: [bot] default_lang {config.bot.default_lang!r} is not a supported"
-            f" language (available: {', '.join(handler.languages)})\n"
-        )
-        return EXIT_CONFIG
+    handler = _load_handler(config, err)
+    if isinstance(handler, int):
+        return handler
     handler.warm()
     from bot.runtime import serve
 

@@ -186,24 +186,9 @@ def test_a_signal_stops_run_with_exit_0(bot_env: dict[str, str], tmp_path: Path,
 
 
 def _emulated_config(tmp_path: Path, telegram: Any, discord: Any, ops_port: int, level: str = "INFO") -> str:
-    return _write(
-        tmp_path,
-        f"""
-[telegram]
-enabled = true
-api_base_url = "{telegram.base_url}"
-poll_timeout = 1
-[discord]
-enabled = true
-api_base_url = "{discord.api_base_url}"
-gateway_url = "{discord.gateway_url}"
-[ops]
-enabled = true
-port = {ops_port}
-[logging]
-level = "{level}"
-""",
-    )
+    from emulated_config import emulated_config
+
+    return _write(tmp_path, emulated_config(telegram, discord, ops_port, level))
 
 
 async def test_sigterm_in_the_middle_of_traffic_answers_every_update_taken(

@@ -109,6 +109,7 @@ async def test_no_secret_in_the_logs_of_a_serving_process_at_debug(
     bot_env: dict[str, str], tmp_path: Path
 ) -> None:
     from discord_emulator import DiscordEmulator
+    from emulated_config import emulated_config
     from telegram_emulator import Faults, TelegramEmulator
 
     async with TelegramEmulator() as telegram, DiscordEmulator() as discord:
@@ -116,25 +117,7 @@ async def test_no_secret_in_the_logs_of_a_serving_process_at_debug(
         telegram.faults["sendMessage"] = Faults(script=["502", "ok"])
         port = free_port()
         config = tmp_path / "config.toml"
-        config.write_text(
-            f"""
-[telegram]
-enabled = true
-api_base_url = "{telegram.base_url}"
-mode = "polling"
-poll_timeout = 1
-[discord]
-enabled = true
-api_base_url = "{discord.api_base_url}"
-gateway_url = "{discord.gateway_url}"
-[ops]
-enabled = true
-port = {port}
-[logging]
-level = "DEBUG"
-""",
-            encoding="utf-8",
-        )
+        config.write_text(emulated_config(telegram, discord, port, level="DEBUG"), encoding="utf-8")
         env = {**bot_env, "TELEGRAM_BOT_TOKEN": telegram.token, "DISCORD_BOT_TOKEN": discord.token}
         log = tmp_path / "bot.log"
         process = await spawn_bot(env, tmp_path, log, "--config", str(config))
