@@ -23,6 +23,8 @@ NEUTRAL_COLOUR = 0x5865F2
 _MIN_SCORE = 0.9
 _CLEAR_LEAD = 1.5
 _MAX_CANDIDATES = 5
+# Words that clear a chat's language preference in /lang.
+RESET_WORDS = frozenset({"reset", "auto", "default", "clear", "off", "none"})
 
 
 class Handler:
@@ -76,6 +78,27 @@ class Handler:
     def supported(self, candidate: str | None) -> str | None:
         """The language a locale or language name maps to, or ``None`` when none fits."""
         return lookup(candidate, self._locales)
+
+    def language_choice(self, value: str) -> str | None:
+        """What ``/lang VALUE`` asks for: a language code, ``""`` to clear the chat's preference
+        (``reset``, ``auto``...), or ``None`` when nothing fits. Codes, locales, native and English
+        names are understood (``de``, ``pt-BR``, ``Deutsch``, ``German``).
+        """
+        folded = value.strip().casefold()
+        if folded in RESET_WORDS:
+            return ""
+        found = self.supported(folded)
+        if found:
+            return found
+        for code, language in self.catalogue.languages.items():
+            if folded in (language.native_name.casefold(), language.name.casefold()):
+                return code
+        return None
+
+    def available_languages(self) -> str:
+        """Every language as people recognise it: ``English (en), 中文 (zh), ...``."""
+        languages = self.catalogue.languages
+        return ", ".join(f"{languages[code].native_name} ({code})" for code in languages)
 
     def ui(self, lang: str, key: str, **values: object) -> str:
         """A localised interface string with its placeholders filled."""

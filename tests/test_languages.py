@@ -152,3 +152,15 @@ async def test_a_chat_preference_survives_a_restart(tmp_path: Path) -> None:
     assert await reopened.get("discord:42") == "ko"
     assert await reopened.get("telegram:7") is None
     await reopened.close()
+
+
+def test_lang_command_values(catalogue: Catalogue) -> None:
+    handler = Handler(catalogue)
+    assert handler.language_choice("de") == "de"
+    assert handler.language_choice(" pt-BR ") == "pt"
+    assert handler.language_choice("Deutsch") == "de"
+    assert handler.language_choice("japanese") == "ja"
+    assert handler.language_choice("العربية") == handler.language_choice("ar") == "ar"
+    assert handler.language_choice("RESET") == ""
+    assert handler.language_choice("klingon") is None
+    assert "日本語 (ja)" in handler.available_languages()

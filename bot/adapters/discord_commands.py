@@ -92,7 +92,6 @@ LANG_OPTION = "lang"
 LANG_COMMAND = "lang"
 LANGUAGE_OPTION = "language"
 EXPLAIN_KEY = "cmd_explain_message"
-RESET_WORDS = frozenset({"reset", "auto", "default", "none", "clear"})
 # Longer queries are rare and seldom repeated: not worth a cache slot.
 CACHED_TEXT_MAX = 100
 
@@ -448,17 +447,7 @@ class Responder:
         return self.handler.catalogue.languages[lang].native_name
 
     def _available(self) -> str:
-        return ", ".join(f"{self._native(code)} ({code})" for code in self.handler.languages)
-
-    def _find_language(self, value: str) -> str | None:
-        found = self.handler.supported(value)
-        if found:
-            return found
-        folded = value.strip().casefold()
-        for code, language in self.handler.catalogue.languages.items():
-            if folded in (language.native_name.casefold(), language.name.casefold()):
-                return code
-        return None
+        return self.handler.available_languages()
 
     def _language_suggestions(self, text: str) -> list[dict[str, str]]:
         folded = text.strip().casefold()
@@ -484,11 +473,11 @@ class Responder:
         chat = inv.chat
         if chat is None:
             return self.apology(inv)
-        if value.strip().casefold() in RESET_WORDS:
+        chosen = self.handler.language_choice(value)
+        if chosen == "":
             await self.service.prefs.set(chat, None)
             lang = self.handler.language((inv.locale, inv.guild_locale))
             return _message(render_text(self.handler.ui(lang, "lang_reset"), rtl=self._rtl(lang)))
-        chosen = self._find_language(value)
         if chosen is None:
             text = self.handler.ui(
                 current,

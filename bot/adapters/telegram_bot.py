@@ -75,7 +75,6 @@ WEBHOOK_BACKLOG = 1000
 INLINE_MAX_OFFSET = 1000
 # Deep-link payloads (t.me/Bot?start=...) are limited by Telegram to these characters.
 START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
-RESET_WORDS = frozenset({"reset", "auto", "default", "clear", "off", "none"})
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
 GROUP_TYPES = frozenset({Chat.GROUP, Chat.SUPERGROUP})
@@ -629,8 +628,7 @@ class TelegramAdapter:
         await self._send(update, message, self._help(self.service.handler.language(langs)))
 
     def _available(self) -> str:
-        languages = self.service.handler.catalogue.languages
-        return ", ".join(f"{code} ({languages[code].native_name})" for code in self.service.handler.languages)
+        return self.service.handler.available_languages()
 
     async def _may_configure(self, update: Update, message: Message) -> bool:
         """Anyone in a private chat; in a group only its administrators and creator."""
@@ -663,14 +661,14 @@ class TelegramAdapter:
             text = handler.ui(
                 lang, "lang_current", language=languages[lang].native_name, available=self._available()
             )
-        elif value.casefold() in RESET_WORDS:
+        elif (chosen := handler.language_choice(value)) == "":
             if await self._may_configure(update, message):
                 await self.service.prefs.set(key, None)
                 lang = handler.language(await self._langs(update, message.chat_id))
                 text = handler.ui(lang, "lang_reset")
             else:
                 text = handler.ui(lang, "lang_forbidden")
-        elif (chosen := handler.supported(value)) is None:
+        elif chosen is None:
             text = handler.ui(lang, "lang_unknown", value=value[:64], available=self._available())
         elif await self._may_configure(update, message):
             await self.service.prefs.set(key, chosen)
