@@ -186,7 +186,7 @@ class Handler:
             Field(self.ui(lang, "field_spec"), primary.spec.title),
         ]
         if primary.related:
-            related = ", ".join(self.title(c, "en") for c in primary.related if c in self._known)
+            related = ", ".join(self.title(c, lang) for c in primary.related if c in self._known)
             fields.append(Field(self.ui(lang, "field_related"), related, inline=False))
         if primary.headers:
             fields.append(Field(self.ui(lang, "field_headers"), ", ".join(primary.headers)))
