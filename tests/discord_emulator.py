@@ -379,6 +379,34 @@ def _invalid(problems: list[str]) -> web.Response:
     return _json({"code": 50035, "message": "Invalid Form Body", "errors": errors}, 400)
 
 
+def _message_object(
+    message_id: str,
+    kwargs: dict[str, Any],
+    author: dict[str, Any],
+    content: str,
+    message_type: int,
+    flags: int,
+) -> dict[str, Any]:
+    """A message as Discord includes it in an interaction payload."""
+    return {
+        "id": message_id,
+        "channel_id": kwargs.get("channel_id", "900000000000000002"),
+        "author": author,
+        "content": content,
+        "timestamp": "2024-01-01T00:00:00+00:00",
+        "edited_timestamp": None,
+        "tts": False,
+        "mention_everyone": False,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": [],
+        "pinned": False,
+        "type": message_type,
+        "flags": flags,
+    }
+
+
 class DiscordEmulator:
     """Discord's REST API and gateway on 127.0.0.1, with hooks for tests."""
 
@@ -773,28 +801,8 @@ class DiscordEmulator:
     def message_command(self, name: str, content: str, **kwargs: Any) -> dict[str, Any]:
         """A message context-menu command (type 2, command type 3) on a message with ``content``."""
         target = snowflake()
-        message = {
-            "id": target,
-            "channel_id": kwargs.get("channel_id", "900000000000000002"),
-            "author": {
-                "id": "700000000000000009",
-                "username": "logger",
-                "discriminator": "0",
-                "avatar": None,
-            },
-            "content": content,
-            "timestamp": "2024-01-01T00:00:00+00:00",
-            "edited_timestamp": None,
-            "tts": False,
-            "mention_everyone": False,
-            "mentions": [],
-            "mention_roles": [],
-            "attachments": [],
-            "embeds": [],
-            "pinned": False,
-            "type": 0,
-            "flags": 0,
-        }
+        author = {"id": "700000000000000009", "username": "logger", "discriminator": "0", "avatar": None}
+        message = _message_object(target, kwargs, author, content, message_type=0, flags=0)
         data = {
             "id": snowflake(),
             "name": name,
@@ -806,23 +814,7 @@ class DiscordEmulator:
 
     def button(self, custom_id: str, **kwargs: Any) -> dict[str, Any]:
         """A button click (type 3) on an ephemeral message of ours."""
-        message = {
-            "id": snowflake(),
-            "channel_id": kwargs.get("channel_id", "900000000000000002"),
-            "author": self.bot_user,
-            "content": "",
-            "timestamp": "2024-01-01T00:00:00+00:00",
-            "edited_timestamp": None,
-            "tts": False,
-            "mention_everyone": False,
-            "mentions": [],
-            "mention_roles": [],
-            "attachments": [],
-            "embeds": [],
-            "pinned": False,
-            "type": 20,
-            "flags": 64,
-            "components": [],
-        }
+        message = _message_object(snowflake(), kwargs, self.bot_user, "", message_type=20, flags=64)
+        message["components"] = []
         data = {"custom_id": custom_id, "component_type": 2}
         return self.interaction(3, data, message=message, **kwargs)
