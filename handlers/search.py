@@ -14,7 +14,9 @@ import re
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
+from heapq import nlargest
 from itertools import pairwise
+from operator import itemgetter
 
 from rapidfuzz import fuzz, process
 
@@ -261,16 +263,14 @@ class SearchIndex:
                 scores[key] += value
                 matched[key] = max(matched[key], counted)
         denominator = max(counted, 1)
-        ranked = sorted(
-            (
-                Hit(
-                    key, score * self._prior[key] * (0.5 + 0.5 * min(matched[key], denominator) / denominator)
-                )
-                for key, score in scores.items()
-            ),
-            key=lambda h: -h.score,
-        )
-        return ranked[:limit]
+        prior = self._prior
+        # Coverage: a key that matched every meaningful word keeps its score, one that matched
+        # half of them keeps three quarters. Hits are built only for the few that are returned.
+        scored = [
+            (score * prior[key] * (0.5 + 0.5 * min(matched[key], denominator) / denominator), key)
+            for key, score in scores.items()
+        ]
+        return [Hit(key, score) for score, key in nlargest(limit, scored, key=itemgetter(0))]
 
     def split(self, folded: str) -> list[str]:
         """Parts of a comparison (``unauthorized vs forbidden``); one part when there is none."""
