@@ -78,15 +78,12 @@ def adapter_factories(
         from bot.cli import env_locale
 
         def console() -> Adapter:
-            def observe(kind: str, seconds: float) -> None:
-                service.metrics.observe("console", kind, seconds)
-
             # The user leaving the prompt (quit, Ctrl-D, end of input) ends the process.
             return ConsoleAdapter(
                 service.handler,
                 locale=env_locale() or config.bot.default_lang,
                 on_exit=request_stop,
-                observe=observe,
+                answer=service.answer,
             )
 
         factories["console"] = console

@@ -52,6 +52,10 @@ class Handler:
             self._random_words_cache = frozenset(words)
         return self._random_words_cache
 
+    def asks_random(self, text: str) -> bool:
+        """Whether ``text`` asks for a random code (``random``, ``aléatoire``...), in any language."""
+        return " ".join(fold(text).split()) in self._random_words
+
     @property
     def index(self) -> SearchIndex:
         """The word-search index, built on first use so that code lookups start fast."""

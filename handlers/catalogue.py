@@ -107,11 +107,8 @@ class Catalogue:
     by_code: Mapping[int, tuple[Entry, ...]]
     languages: Mapping[str, Language]
     popular: tuple[int, ...]
-
-    @property
-    def codes(self) -> tuple[int, ...]:
-        """Every code in the catalogue, ascending."""
-        return tuple(sorted(self.by_code))
+    codes: tuple[int, ...]
+    """Every code in the catalogue, ascending (class lists and suggestions walk it)."""
 
     def text(self, entry: Entry, lang: str) -> EntryText:
         """The entry's text in ``lang``, falling back to English."""
@@ -229,6 +226,7 @@ def load(data_dir: Path | None = None, languages: Iterable[str] | None = None) -
         by_code=MappingProxyType({c: tuple(v) for c, v in sorted(by_code.items())}),
         languages=_LanguageTable(folder, present),
         popular=tuple(int(c) for c in facts.get("popular", ())),
+        codes=tuple(sorted(by_code)),
     )
 
 

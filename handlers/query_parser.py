@@ -1,9 +1,9 @@
 """One parser for what users type, shared by every platform.
 
 It recognises codes in their common spellings (``HTTP/2 503 Service Unavailable``, ``#503``,
-full-width or Arabic-Indic digits), classes and patterns (``4xx``, ``50x``), the word ``random``
-in any language, and hands everything else to the word search. :func:`codes_in_text` finds the
-status codes inside free text such as access-log lines.
+full-width or Arabic-Indic digits) and classes and patterns (``4xx``, ``50x``); everything else
+is words for the search (the handler recognises ``random`` among them). :func:`codes_in_text`
+finds the status codes inside free text such as access-log lines.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def _number(token: str) -> int | None:
     return None
 
 
-def parse(text: str, random_words: frozenset[str] = frozenset()) -> Parsed:
+def parse(text: str) -> Parsed:
     """Classify a query; never raises."""
     stripped = text.strip()
     if not stripped:
@@ -64,8 +64,6 @@ def parse(text: str, random_words: frozenset[str] = frozenset()) -> Parsed:
     if len(stripped) > MAX_QUERY:
         return Parsed("too_long")
     folded = " ".join(fold(stripped).split())
-    if folded in random_words:
-        return Parsed("random", folded)
     bare = _VERSION.sub(" ", folded).strip().lstrip("#").strip()
     match = _CLASS.match(bare)
     if match:

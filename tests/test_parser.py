@@ -39,7 +39,7 @@ def test_empty_too_long_random_and_words() -> None:
     assert parse(" \t ").kind == "empty"
     assert parse("x" * (MAX_QUERY + 1)).kind == "too_long"
     assert parse("x" * MAX_QUERY).kind == "words"
-    assert parse("Random", frozenset({"random"})).kind == "random"
+    assert parse("Random").kind == "words"
     assert parse("not found").kind == "words"
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.render.plain import render_plain
-from handlers import Handler, Request
+from handlers import Handler, Reply, Request
 
 QUIT_WORDS = frozenset({"quit", "exit", ":q", "/quit"})
 HISTORY_FILE = Path(os.environ.get("HTTP_STATUS_BOT_HISTORY", "~/.http_status_bot_history")).expanduser()
@@ -49,14 +49,15 @@ class ConsoleAdapter:
         stdin: TextIO | None = None,
         out: TextIO | None = None,
         on_exit: Callable[[], None] | None = None,
-        observe: Callable[[str, float], None] | None = None,
+        answer: Callable[[Request], Reply] | None = None,
     ) -> None:
         self._handler = handler
         self._langs = (lang, locale)
         self._stdin = stdin or sys.stdin
         self._out = out or sys.stdout
         self._on_exit = on_exit
-        self._observe = observe
+        # The runtime passes Service.answer (timed and counted); alone, the handler answers.
+        self._answer = answer or handler.answer
         self._task: asyncio.Task[None] | None = None
         self._interactive = self._stdin.isatty()
 
@@ -75,12 +76,7 @@ class ConsoleAdapter:
 
     def answer_line(self, line: str) -> str:
         """The printed answer to one line of input."""
-        loop = asyncio.get_running_loop() if self._observe else None
-        start = loop.time() if loop else 0.0
-        reply = self._handler.answer(Request(line, self._langs, platform="console"))
-        if self._observe and loop:
-            self._observe(reply.kind, loop.time() - start)
-        return render_plain(reply)
+        return render_plain(self._answer(Request(line, self._langs, platform="console")))
 
     async def _next_line(self) -> str | None:
         # A daemon thread per line rather than the default executor: a thread blocked in input()

@@ -39,7 +39,6 @@ from bot.render.discord_embed import (
 )
 from bot.service import Service
 from handlers import Handler, Request
-from handlers.normalise import fold
 
 if TYPE_CHECKING:
     from bot.adapters.base import Adapter
@@ -318,11 +317,6 @@ class Responder:
         self.handler = service.handler
         self._explain_name = explain_command_name(self.handler)
         self._cache = _Lru(cache_size) if cache_size else None
-        self._random_words = frozenset(
-            " ".join(fold(word).split())
-            for language in self.handler.catalogue.languages.values()
-            for word in language.random_words
-        )
 
     async def respond(self, inv: Invocation) -> dict[str, Any]:
         """The callback body: type 4 with a message, or type 8 with autocomplete choices."""
@@ -378,7 +372,7 @@ class Responder:
         # "random" must stay random; long texts are rare and seldom repeated.
         if self._cache is None or len(text) > CACHED_TEXT_MAX:
             return
-        if " ".join(fold(text).split()) not in self._random_words:
+        if not self.handler.asks_random(text):
             self._cache.put(key, prepared)
 
     async def _autocomplete(self, inv: Invocation) -> Prepared:
