@@ -19,11 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from conftest import wait_healthy  # noqa: E402
 from discord_emulator import DiscordEmulator  # noqa: E402
 from emulated_config import emulated_config  # noqa: E402
 from telegram_emulator import TelegramEmulator  # noqa: E402
@@ -80,17 +79,11 @@ class Bot:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=(self.workdir / "bot.log").open("w"),
         )
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
-            while True:
-                if self.process.returncode is not None:
-                    raise RuntimeError((self.workdir / "bot.log").read_text()[-2000:])
-                try:
-                    async with session.get(f"http://127.0.0.1:{self.port}/healthz") as response:
-                        if response.status == 200:
-                            return time.monotonic() - began
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.01)
+        try:
+            await wait_healthy(self.process, self.port, interval=0.01)
+        except AssertionError:
+            raise RuntimeError((self.workdir / "bot.log").read_text()[-2000:]) from None
+        return time.monotonic() - began
 
     @property
     def pid(self) -> int:

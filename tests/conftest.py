@@ -83,7 +83,9 @@ async def spawn_bot(env: dict[str, str], cwd: Path, log: Path, *args: str) -> as
         )
 
 
-async def wait_healthy(process: asyncio.subprocess.Process, port: int, limit: float = 30.0) -> float:
+async def wait_healthy(
+    process: asyncio.subprocess.Process, port: int, limit: float = 30.0, interval: float = 0.05
+) -> float:
     """Poll ``/healthz`` until 200; the seconds it took. Fails if the process exits first."""
     began = time.monotonic()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
@@ -96,4 +98,4 @@ async def wait_healthy(process: asyncio.subprocess.Process, port: int, limit: fl
             except aiohttp.ClientError:
                 pass
             assert time.monotonic() - began < limit, "the bot did not become healthy"
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(interval)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import BotRunner, free_port, spawn_bot, wait_healthy
 
 PUBLIC_KEY = "cd" * 32

@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import free_port, spawn_bot, wait_healthy
 
 from bot.logging_setup import REDACTED, install_redaction, setup_logging
+
+from conftest import free_port, spawn_bot, wait_healthy
 
 TOKEN = "123456789:AAH-secret_token-value"
 WEBHOOK = "webhook_secret_42"
