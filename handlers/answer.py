@@ -11,20 +11,40 @@ from typing import TYPE_CHECKING
 from handlers.catalogue import Catalogue, Entry, Language
 from handlers.languages import locale_map, lookup, resolve
 from handlers.models import ErrorKind, Field, Item, Link, Reply, Request
-from handlers.normalise import fold, tokens
+from handlers.normalise import fold, script, words
 from handlers.query_parser import MAX_QUERY, Parsed, codes_in_text, parse
 
 if TYPE_CHECKING:
+    from handlers.compare import Grammar
     from handlers.search import Hit, SearchIndex
 
 CLASS_COLOURS = {1: 0x95A5A6, 2: 0x2ECC71, 3: 0x3498DB, 4: 0xE67E22, 5: 0xE74C3C}
 NEUTRAL_COLOUR = 0x5865F2
-# A word search answers with one card when its best hit is this much ahead of the next one.
-_MIN_SCORE = 0.9
-_CLEAR_LEAD = 1.5
+# Confidence of a word search (scores are the share of the query an entry explains, 0 to 1):
+# one card only when the best code explains most of the query and clearly leads the next code;
+# a short list when several are close; "no match" when nothing explains enough of it.
+_NO_MATCH = 0.28
+_WEAK_MATCH = 0.45
+_MIN_MATCHED = 0.5
+_CARD_MIN = 0.5
+# The lead a card needs over the next code shrinks as the best match gets closer to exact:
+# "unauthorized" names 401 exactly, and 561 (the balancer's "Unauthorized") only as a variant.
+_CARD_LEADS = ((0.9, 1.05), (0.7, 1.15), (0.0, 1.3))
+_FUZZY_CARD_MIN = 0.7
+_LIST_SHARE = 0.6
 _MAX_CANDIDATES = 5
+# Below this, a near miss is not worth offering as a suggestion either.
+_SUGGEST_MIN = 0.15
+# A part of a comparison names a code when a search for it is this sure.
+_PART_MIN = 0.6
+_PART_MIN_UNMARKED = 0.75
 # Words that clear a chat's language preference in /lang.
 RESET_WORDS = frozenset({"reset", "auto", "default", "clear", "off", "none"})
+
+
+def _lead(score: float) -> float:
+    """How far ahead of the next code a best match of ``score`` must be to stand alone."""
+    return next(lead for floor, lead in _CARD_LEADS if score >= floor)
 
 
 class Handler:
@@ -35,6 +55,8 @@ class Handler:
         self._rng = rng or random.Random()
         self._locales = locale_map(catalogue.languages)
         self._random_words_cache: frozenset[str] | None = None
+        self._help_words_cache: frozenset[str] | None = None
+        self._units_cache: tuple[frozenset[str], frozenset[str], frozenset[str]] | None = None
         self._known = frozenset(catalogue.by_code)
         self._index: SearchIndex | None = None
         self._item_cache: dict[tuple[int, str], Item] = {}
@@ -51,6 +73,14 @@ class Handler:
             words = (" ".join(fold(w).split()) for lang in languages for w in lang.random_words)
             self._random_words_cache = frozenset(words)
         return self._random_words_cache
+
+    @property
+    def _help_words(self) -> frozenset[str]:
+        if self._help_words_cache is None:
+            languages = self.catalogue.languages.values()
+            words = (" ".join(fold(w).split()) for lang in languages for w in lang.help_words)
+            self._help_words_cache = frozenset(words)
+        return self._help_words_cache
 
     def asks_random(self, text: str) -> bool:
         """Whether ``text`` asks for a random code (``random``, ``aléatoire``...), in any language."""
@@ -120,12 +150,21 @@ class Handler:
         if request.mode == "explain":
             return self._explain(request.text, lang)
         parsed = parse(request.text)
-        if parsed.kind == "words" and parsed.folded in self._random_words:
-            parsed = Parsed("random", parsed.folded)
+        if parsed.kind == "words":
+            if parsed.folded in self._random_words:
+                parsed = Parsed("random", parsed.folded)
+            elif parsed.folded.lstrip("/") in self._help_words:
+                parsed = Parsed("help", parsed.folded)
+        elif parsed.kind in ("code", "codes"):
+            parsed = self._numbers_in_words(parsed)
         query = request.text
         match parsed.kind:
-            case "empty":
+            case "empty" | "help":
                 return self.help(lang, query)
+            case "out_of_range":
+                return self._error(
+                    query, lang, "out_of_range", self.ui(lang, "err_out_of_range", code=parsed.prefix)
+                )
             case "too_long":
                 return self._error(query, lang, "too_long", self.ui(lang, "err_too_long", limit=MAX_QUERY))
             case "random":
@@ -134,7 +173,8 @@ class Handler:
             case "code":
                 return self._code(parsed.codes[0], lang, query)
             case "codes":
-                return self._codes(parsed.codes, lang, query)
+                compared = self._compare_codes(parsed.codes, parsed.folded, lang, query)
+                return compared or self._codes(parsed.codes, lang, query)
             case "class" | "pattern":
                 return self._class(parsed, lang, query)
             case _:
@@ -162,9 +202,11 @@ class Handler:
             return self._items([c for c in parsed.codes if c in self._known], lang, limit)
         if parsed.kind != "words":
             return []
-        hits = self.index.search(parsed.folded, limit=limit * 2, prefix_last=True)
+        hits = self.index.search(parsed.folded, limit=limit * 2, prefix_last=True, preferred=(lang,))
         found: list[int] = []
         for hit in hits:
+            if hit.is_topic:
+                continue
             if hit.is_class:
                 found.extend(self._members(hit.key[-1]))
             else:
@@ -393,73 +435,230 @@ class Handler:
             return self._code(int(parsed.prefix) * 10, lang, query)
         return self._list(query, lang, title, members, code_class=f"{digit}xx")
 
-    def ranked(self, text: str, limit: int = 10) -> list[str]:
+    def ranked(self, text: str, limit: int = 10, lang: str = "en") -> list[str]:
         """What a word query finds, best first: codes as strings, classes as ``4xx``.
 
         The codes named by a comparison (``unauthorized vs forbidden``) come first, in order.
         """
         folded = " ".join(fold(text).split())
-        chosen, hits = self._rank(folded, limit)
-        out = [str(c) for c in chosen]
-        for hit in hits:
-            key = f"{hit.key[-1]}xx" if hit.is_class else str(self.catalogue.by_id[hit.key].code)
+        out = [str(c) for c in self._compared(folded, lang)]
+        for hit in self.index.search(folded, limit=limit, preferred=(lang,)):
+            if hit.is_topic:
+                key = hit.key
+            elif hit.is_class:
+                key = f"{hit.key[-1]}xx"
+            else:
+                key = str(self.catalogue.by_id[hit.key].code)
             if key not in out:
                 out.append(key)
         return out[:limit]
 
-    def _rank(self, folded: str, limit: int) -> tuple[list[int], list[Hit]]:
-        """Codes named by a comparison (empty when it is none) and the whole query's hits."""
-        index = self.index
-        chosen: list[int] = []
-        parts = index.split(folded)
-        if len(parts) > 1:
-            for part in parts:
-                hits = index.search(part, limit=1)
-                if hits and hits[0].score >= _MIN_SCORE and not hits[0].is_class:
-                    chosen.append(self.catalogue.by_id[hits[0].key].code)
-            chosen = self._dedupe_codes(chosen)
-            if len(chosen) < 2:
-                chosen = []
-        return chosen, index.search(folded, limit=limit)
+    def _numbers_in_words(self, parsed: Parsed) -> Parsed:
+        """A description that mentions numbers: which of them are status codes.
+
+        ``nginx 499`` and ``getting 502 from cloudflare`` name a code; in "cloudflare times out
+        after 100 seconds" or "plain HTTP to port 443", the number is a quantity or a port, and
+        the words are what to search. Only catalogued codes not next to a unit count.
+        """
+        tokens = words(parsed.folded)
+        if sum(1 for t in tokens if not t.isdecimal()) < 2:
+            return parsed
+        units, before, stopwords = self._units()
+        if sum(1 for t in tokens if not t.isdecimal() and t not in stopwords) < 2:
+            return parsed
+        kept: list[int] = []
+        for i, token in enumerate(tokens):
+            if not token.isdecimal() or len(token) > 3:
+                continue
+            # "000" is how curl and browsers' tools show that no response came at all.
+            if int(token) not in self._known and token != "000":
+                continue
+            after_word = tokens[i + 1] if i + 1 < len(tokens) else ""
+            before_word = tokens[i - 1] if i else ""
+            if after_word in units or before_word in before:
+                continue
+            # "100秒", "30초": a CJK unit is written against the number, inside a longer run.
+            if after_word and script(after_word) == "cjk" and any(map(after_word.startswith, units)):
+                continue
+            kept.append(int(token))
+        kept = self._dedupe_codes(kept)
+        if not kept:
+            return Parsed("words", parsed.folded)
+        return Parsed("code" if len(kept) == 1 else "codes", parsed.folded, codes=tuple(kept))
+
+    def _units(self) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+        """Units after and before quantities, and stopwords, of every language (read once)."""
+        if self._units_cache is None:
+            from handlers.lexicon import lexicon
+
+            lexicons = [lexicon(lang) for lang in self.catalogue.languages]
+            self._units_cache = (
+                frozenset().union(*(lex.units for lex in lexicons)),
+                frozenset().union(*(lex.before_units for lex in lexicons)),
+                frozenset().union(*(lex.stopwords for lex in lexicons)),
+            )
+        return self._units_cache
+
+    # ---- comparisons ------------------------------------------------------------------
+
+    def _grammar(self) -> Grammar:
+        from handlers.compare import grammar
+
+        return grammar(tuple(self.catalogue.languages))
+
+    def _compared(self, folded: str, lang: str) -> list[int]:
+        """The two or more codes a query compares, in the order asked; empty when it compares none."""
+        from handlers.compare import split
+
+        found = split(folded, self._grammar())
+        if found is None:
+            return []
+        codes: list[int] = []
+        for part in found.parts:
+            code = self._part_code(part, lang, found.marked)
+            if code is None:
+                return []
+            codes.append(code)
+        codes = self._dedupe_codes(codes)
+        return codes if len(codes) >= 2 else []
+
+    def _part_code(self, part: str, lang: str, marked: bool) -> int | None:
+        """The code one side of a comparison names: a number, or words a search is sure of."""
+        parsed = parse(part)
+        if parsed.kind == "code":
+            return parsed.codes[0] if parsed.codes[0] in self._known else None
+        if parsed.kind != "words":
+            return None
+        hits = [h for h in self.index.search(parsed.folded, limit=6, preferred=(lang,)) if not h.is_topic]
+        if not hits or hits[0].is_class:
+            return None
+        top = hits[0]
+        code = self.catalogue.by_id[top.key].code
+        others = [h.score for h in hits[1:] if h.is_class or self.catalogue.by_id[h.key].code != code]
+        floor = _PART_MIN if marked else _PART_MIN_UNMARKED
+        if top.score < floor or (others and top.score < _lead(top.score) * others[0]):
+            return None
+        return code
+
+    def _compare_codes(self, codes: Sequence[int], folded: str, lang: str, query: str) -> Reply | None:
+        """``401 vs 403``: a comparison when the words around two codes ask for one."""
+        from handlers.compare import split
+
+        known = [c for c in codes if c in self._known]
+        if len(known) != 2 or split(folded, self._grammar()) is None:
+            return None
+        return self.compare(known[0], known[1], lang, query)
+
+    def compare(self, first: int, second: int, lang: str, query: str = "") -> Reply:
+        """Two codes side by side: the written comparison where there is one, else what differs."""
+        from handlers.compare import written
+
+        language = self._lang(lang)
+        a, b = self.catalogue.by_code[first][0], self.catalogue.by_code[second][0]
+        text = written(language.code).get(frozenset((first, second)))
+        if text is None and language.code != "en":
+            text = None
+        fields = [
+            Field(self._entry_title(a, lang), self.catalogue.text(a, lang).summary, inline=False),
+            Field(self._entry_title(b, lang), self.catalogue.text(b, lang).summary, inline=False),
+        ]
+        differences: list[str] = []
+        if a.code // 100 != b.code // 100:
+            differences.append(
+                f"{self.ui(lang, 'field_class')}: {self._class_label(a.code // 100, language)}"
+                f" ≠ {self._class_label(b.code // 100, language)}"
+            )
+        if (a.standing, a.origin) != (b.standing, b.origin):
+            standings = f"{self._standing(a, language)} ≠ {self._standing(b, language)}"
+            differences.append(f"{self.ui(lang, 'field_standing')}: {standings}")
+        retry_a, retry_b = getattr(a, "retry", None), getattr(b, "retry", None)
+        if retry_a and retry_b and retry_a != retry_b:
+            differences.append(
+                f"{self.ui(lang, 'field_retry')}: {self.ui(lang, f'retry_{retry_a}')}"
+                f" ≠ {self.ui(lang, f'retry_{retry_b}')}"
+            )
+        if differences:
+            fields.append(Field(self.ui(lang, "compare_differs"), "\n".join(differences), inline=False))
+        body = text if text is not None else self.ui(lang, "compare_generic")
+        return Reply(
+            kind="compare",
+            query=query,
+            lang=language.code,
+            title=self.ui(lang, "compare_title", a=self._entry_title(a, lang), b=self._entry_title(b, lang)),
+            body=body,
+            fields=tuple(fields),
+            items=tuple(self._items((first, second), lang)),
+            codes=(first, second),
+            colour=CLASS_COLOURS[first // 100] if first // 100 == second // 100 else NEUTRAL_COLOUR,
+            rtl=language.rtl,
+        )
+
+    # ---- words --------------------------------------------------------------------------
 
     def _words(self, folded: str, lang: str, query: str) -> Reply:
-        from handlers.search import STOPWORDS
-
-        meaningful = [w for w in tokens(folded) if w not in STOPWORDS]
-        if not meaningful:
+        index = self.index
+        if not index.known_words(folded, (lang,)):
             return self._error(query, lang, "empty_input", self.ui(lang, "err_empty"))
-        chosen, hits = self._rank(folded, 12)
-        if chosen:
-            title = self.ui(lang, "list_title_search", query=query.strip())
-            return self._list(query, lang, title, chosen)
-        if not hits or hits[0].score < _MIN_SCORE:
-            return self._no_match(query, lang, folded, hits)
+        compared = self._compared(folded, lang)
+        if len(compared) == 2:
+            return self.compare(compared[0], compared[1], lang, query)
+        title = self.ui(lang, "list_title_search", query=query.strip())
+        if compared:
+            return self._list(query, lang, title, compared)
+        hits = index.search(folded, limit=12, preferred=(lang,))
+        if (
+            not hits
+            or hits[0].score < _NO_MATCH
+            or (hits[0].score < _WEAK_MATCH and hits[0].matched <= _MIN_MATCHED)
+        ):
+            # Nothing explains enough of it, or only a word or two of a longer sentence match:
+            # an off-topic sentence ("what time does the bakery close") is no question for us.
+            return self._no_match(query, lang, hits)
         top = hits[0]
         if top.is_class:
             return self._class(Parsed("class", folded, prefix=top.key[-1]), lang, query)
-        entry_hits = [h for h in hits if not h.is_class]
-        second = entry_hits[1].score if len(entry_hits) > 1 else 0.0
-        best = self.catalogue.by_id[top.key].code
-        if top.score >= _CLEAR_LEAD * second:
-            return self.card(best, lang, query)
-        codes = self._dedupe_codes(
-            self.catalogue.by_id[h.key].code for h in entry_hits if h.score >= top.score / _CLEAR_LEAD
-        )[:_MAX_CANDIDATES]
-        if len(codes) == 1:
+        if top.is_topic:
+            return self._topic(top.key, lang, query)
+        codes: list[int] = []
+        scores: list[float] = []
+        for hit in hits:
+            if hit.is_class or hit.is_topic:
+                continue
+            code = self.catalogue.by_id[hit.key].code
+            if code not in codes:
+                codes.append(code)
+                scores.append(hit.score)
+        second = scores[1] if len(scores) > 1 else 0.0
+        card_min = _FUZZY_CARD_MIN if top.fuzzy else _CARD_MIN
+        if top.score >= card_min and top.score >= _lead(top.score) * second:
             return self.card(codes[0], lang, query)
-        return self._list(query, lang, self.ui(lang, "list_title_search", query=query.strip()), codes)
+        shortlist = [c for c, v in zip(codes, scores, strict=True) if v >= top.score * _LIST_SHARE]
+        return self._list(query, lang, title, shortlist[:_MAX_CANDIDATES])
 
-    def _no_match(self, query: str, lang: str, folded: str, hits: Sequence[Hit]) -> Reply:
-        codes = self._dedupe_codes(self.catalogue.by_id[h.key].code for h in hits if not h.is_class)
-        if not codes:
-            from rapidfuzz import fuzz, process
+    def _topic(self, key: str, lang: str, query: str) -> Reply:
+        """Problems that are no single status code: redirect loops, no response at all."""
+        name = key.split(":", 1)[1]
+        if name == "no_response":
+            return self._code(0, lang, query)
+        self._lang(lang)
+        members = self._members("3")
+        return self._list(
+            query,
+            lang,
+            self.ui(lang, "topic_redirect_loop_title"),
+            members,
+            self.ui(lang, "topic_redirect_loop_body"),
+            "3xx",
+        )
 
-            names = process.extract(
-                folded, self._reason_phrases, scorer=fuzz.WRatio, limit=3, score_cutoff=50
-            )
-            codes = self._dedupe_codes(self.catalogue.by_id[key].code for _, _, key in names)
+    def _no_match(self, query: str, lang: str, hits: Sequence[Hit]) -> Reply:
+        codes = self._dedupe_codes(
+            self.catalogue.by_id[h.key].code
+            for h in hits
+            if not (h.is_class or h.is_topic) and h.score >= _SUGGEST_MIN
+        )
         items = self._items(codes[:3], lang)
-        body = self.ui(lang, "err_no_match", query=query.strip())
+        body = f"{self.ui(lang, 'err_no_match', query=query.strip())} {self.ui(lang, 'err_no_match_help')}"
         if items:
             body = f"{body} {self.ui(lang, 'err_no_match_suggest')}"
         return self._error(query, lang, "no_match", body, items)

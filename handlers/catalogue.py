@@ -96,6 +96,7 @@ class Language:
     classes: Mapping[str, ClassText]
     random_words: tuple[str, ...]
     entries: Mapping[str, EntryText]
+    help_words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +153,7 @@ def _language(raw: Mapping[str, Any]) -> Language:
             }
         ),
         random_words=tuple(raw.get("random_words", ())),
+        help_words=tuple(raw.get("help_words", ())),
         entries=MappingProxyType(
             {
                 k: EntryText(v.get("name"), v["summary"], v["description"], tuple(v.get("keywords", ())))

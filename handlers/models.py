@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-ReplyKind = Literal["entry", "list", "unassigned", "help", "error"]
+ReplyKind = Literal["entry", "list", "compare", "unassigned", "help", "error"]
 ErrorKind = Literal["empty_input", "out_of_range", "too_long", "no_match"]
 Mode = Literal["answer", "explain"]
 Platform = Literal["console", "telegram", "discord"]

@@ -7,7 +7,6 @@ import unicodedata
 
 # Accents are folded only on Latin letters: in Devanagari, Tamil, Arabic or kana the combining
 # marks are part of the spelling, and dropping them would merge unrelated words.
-_LATIN_END = "\u0250"
 _TOKEN = re.compile(
     r"[^\s!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~«»“”„‘’‚·…、。，！？：；「」『』（）【】《》〈〉–—¿¡،؛؟]+"
 )
@@ -15,10 +14,18 @@ _SCRIPT_FOLD: dict[int, str | None] = dict.fromkeys(range(1611, 1619))
 _SCRIPT_FOLD.update({0x0640: None, ord("أ"): "ا", ord("إ"): "ا", ord("آ"): "ا", ord("ى"): "ي"})
 # Hindi writers drop the nukta as often as they type it (खराब / ख़राब).
 _SCRIPT_FOLD[0x093C] = None
-_SCRIPT = str.maketrans(_SCRIPT_FOLD)
-# After NFKC an accent on a Latin letter is always precomposed into one of these ranges.
-_ACCENTED_LATIN = re.compile(r"[\u00c0-\u024f\u1e00-\u1eff]")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+# After NFKC an accent on a Latin letter is nearly always precomposed (U+00C0–U+024F,
+# U+1E00–U+1EFF): one translation table strips them all at C speed. The rare marks left
+# uncomposed after a Latin letter are removed by a regular expression.
+for _code in (*range(0x00C0, 0x0250), *range(0x1E00, 0x1F00)):
+    _base = "".join(c for c in unicodedata.normalize("NFD", chr(_code)) if not unicodedata.combining(c))
+    if _base != chr(_code) and _base:
+        _SCRIPT_FOLD[_code] = _base
+# Russian users write е for ё.
+_SCRIPT_FOLD[ord("ё")] = "е"
+_SCRIPT = str.maketrans(_SCRIPT_FOLD)
+_LOOSE_MARKS = re.compile(r"(?<=[\x00-\u024f])[\u0300-\u036f]+")
 
 
 def fold(text: str) -> str:
@@ -26,20 +33,10 @@ def fold(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text).casefold()
     if folded.isascii():
         return folded
-    if _ACCENTED_LATIN.search(folded):
-        kept: list[str] = []
-        latin_base = False
-        for ch in unicodedata.normalize("NFD", folded):
-            if unicodedata.combining(ch):
-                if latin_base:
-                    continue
-            else:
-                latin_base = ch < _LATIN_END
-            kept.append(ch)
-        folded = unicodedata.normalize("NFC", "".join(kept))
-    # Russian users write е for ё, Arabic users rarely type vowel marks or the hamza forms of
-    # alef, Hindi users often leave out the nukta: fold both sides the same way.
-    return folded.replace("ё", "е").translate(_SCRIPT)
+    # Arabic users rarely type vowel marks or the hamza forms of alef, Hindi users often leave
+    # out the nukta: both sides are folded the same way, in the same table as Latin accents.
+    folded = folded.translate(_SCRIPT)
+    return _LOOSE_MARKS.sub("", folded) if max(folded) >= "\u0300" else folded
 
 
 def tokens(folded: str) -> list[str]:
@@ -72,3 +69,38 @@ def stem(token: str) -> str:
     while len(token) > 4 and token.endswith("e"):
         token = token[:-1]
     return token
+
+
+_CJK_RUN = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+|[^\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+"
+)
+_SCRIPT_BOUNDS = (
+    (0x250, "latin"), (0x370, "other"), (0x530, "cyrillic"), (0x600, "other"), (0x700, "arabic"),
+    (0x900, "other"), (0x980, "devanagari"), (0xB80, "other"), (0xC00, "tamil"),
+)  # fmt: skip
+
+
+def words(folded: str) -> list[str]:
+    """Tokens of a folded text, with runs of CJK characters cut from Latin letters and digits
+    beside them (``cloudflare源站`` → ``cloudflare``, ``源站``), as people write them unspaced.
+    """
+    out: list[str] = []
+    for token in _TOKEN.findall(folded):
+        if token.isascii() or not _CJK.search(token):
+            out.append(token)
+        else:
+            out.extend(_CJK_RUN.findall(token))
+    return out
+
+
+def script(word: str) -> str:
+    """The writing system of a word, by its first letter: ``latin`` (digits too), ``cyrillic``,
+    ``arabic``, ``devanagari``, ``tamil``, ``cjk`` or ``other``.
+    """
+    first = ord(word[0])
+    if _CJK.match(word):
+        return "cjk"
+    for bound, name in _SCRIPT_BOUNDS:
+        if first < bound:
+            return name
+    return "other"

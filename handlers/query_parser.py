@@ -12,15 +12,20 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from handlers.normalise import fold, tokens
+from handlers.normalise import fold, words
 
 MAX_QUERY = 256
 
-ParsedKind = Literal["empty", "too_long", "code", "codes", "class", "pattern", "words", "random"]
+ParsedKind = Literal[
+    "empty", "too_long", "code", "codes", "class", "pattern", "out_of_range", "words", "random", "help"
+]
 
 _VERSION = re.compile(r"\bhttps?(?:/\d+(?:\.\d+)?)?\b")
 _CLASS = re.compile(r"^([1-5])(?:xx|\*\*|\?\?)(?:\s|$)")
 _PATTERN = re.compile(r"^([1-5]\d)(?:x|\*|\?)(?:\s|$)")
+# "6xx", "0xx", "-1": shapes of a status code that no status code can have.
+_OUTSIDE = re.compile(r"^(?:[06-9](?:xx|\*\*|\?\?)|[06-9]\d(?:x|\*|\?)|-\s*\d+)$")
+_HELP = frozenset({"?", "？", "help", "/help", "/start", "h", "-h", "--help"})
 
 # Free text (log lines, stack traces): where a status code is known to stand.
 _STRONG = (
@@ -64,14 +69,23 @@ def parse(text: str) -> Parsed:
     if len(stripped) > MAX_QUERY:
         return Parsed("too_long")
     folded = " ".join(fold(stripped).split())
+    if folded in _HELP:
+        return Parsed("help", folded)
     bare = _VERSION.sub(" ", folded).strip().lstrip("#").strip()
+    if _OUTSIDE.match(bare):
+        return Parsed("out_of_range", folded, prefix=bare)
     match = _CLASS.match(bare)
     if match:
         return Parsed("class", folded, prefix=match.group(1))
     match = _PATTERN.match(bare)
     if match:
         return Parsed("pattern", folded, prefix=match.group(1))
-    numbers = [n for n in (_number(t) for t in tokens(bare)) if n is not None]
+    parts = words(bare)
+    numbers = [n for n in (_number(t) for t in parts) if n is not None]
+    # "cloudflare error 1020", "error 1016 origin dns": a vendor's own error number among words
+    # is part of a description, not a status code out of range.
+    if numbers and all(n >= 1000 for n in numbers) and any(not t.isdecimal() for t in parts):
+        return Parsed("words", folded)
     if len(numbers) == 1:
         return Parsed("code", folded, codes=(numbers[0],))
     if len(numbers) > 1:

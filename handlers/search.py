@@ -1,173 +1,548 @@
-"""Word search over the catalogue in every language.
+"""Word search over the catalogue in every language: names, keywords and situations.
 
-A scan of every phrase with a fuzzy scorer costs tens of milliseconds per query, so the search
-works on an inverted index instead: exact token hits first, prefixes and fuzzy matches
-(rapidfuzz) only against the vocabulary of distinct words of a similar length, and character
-bigrams for scripts written without spaces. Documents are catalogue entries plus the five classes
-(``class:4``), so ``client error`` finds the 4xx class.
+People describe what happened ("my api key was rejected", "ce nom d'utilisateur est déjà pris")
+far more often than they type a reason phrase, so every entry is indexed with the everyday
+situations in which people meet it (``data/situations/<lang>.json``) beside its names and
+keywords. The index is one inverted index over every language:
+
+- **Terms** are Snowball stems (PyStemmer) for the languages Snowball knows, character bigrams and
+  whole runs for Chinese, Japanese and Korean, and English stems for Latin-script loanwords inside
+  other languages ("API", "token", "nginx"). A query word is stemmed by every stemmer of its script,
+  so the query's language need not be known to match; it is guessed only to drop its stopwords.
+- **Concepts** (``data/lexicon/<lang>.json``) map synonyms of every language onto one term
+  (token / jeton / トークン / டோக்கன் → ``@credentials``), so a description finds situations
+  written with other words, or in another language.
+- **Weights**: BM25's inverse document frequency, so "server" or "error" (in most entries) count
+  for little and "token" or "cookie" for a lot; weak words listed per language count less again.
+- **Scores** combine how much of the query an entry explains over all its texts with the best
+  single text that explains the query's words together (a situation that says the same thing).
+  Both are fractions of the query's weight, so a score near 1 means "this entry says exactly
+  that" and the handler can tell a clear answer from a guess.
+
+A scan of every phrase with a fuzzy scorer would cost tens of milliseconds per query; typos are
+instead matched (rapidfuzz) only against the vocabulary of distinct words of a similar length.
 """
 
 from __future__ import annotations
 
+import hashlib
+import marshal
 import math
-import re
+import os
+import sys
+import tempfile
+from array import array
 from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Mapping, Sized
 from dataclasses import dataclass
 from heapq import nlargest
 from itertools import pairwise
 from operator import itemgetter
+from pathlib import Path
+from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from handlers.catalogue import Catalogue
-from handlers.normalise import fold, has_cjk, ngrams, stem, tokens
+from handlers import lexicon as lexicon_module
+from handlers import normalise as normalise_module
+from handlers.catalogue import DATA_DIR, Catalogue
+from handlers.lexicon import CONCEPT_PREFIX, SCRIPTS, Lexicon, lexicon, situations, stemmer
+from handlers.normalise import fold, ngrams, script, words
 
-# Field weights: the names people know beat keywords, which beat words of the summary.
-_W_NAME = 1.0
-_W_KEYWORD = 0.9
-_W_SUMMARY = 0.3
+# Field weights: the names people know beat keywords, which beat situations, then summaries.
+W_NAME = 1.0
+W_KEYWORD = 0.9
+W_SITUATION = 0.85
+W_SUMMARY = 0.35
+WEIGHTS = (W_NAME, W_KEYWORD, W_SITUATION, W_SUMMARY)
+_CONCEPT_QUALITY = 0.75
 _PREFIX_QUALITY = 0.8
-_FUZZY_CUTOFF = 78.0
+_FUZZY_CUTOFF = 80.0
+_GRAM_QUALITY = 0.85
+_WEAK = 0.35
+_UNSEEN_WORD = 2.0
+# Bumped when the index's structure changes in a way the source digest would not show.
+_CACHE_VERSION = 3
+_CLASS_PRIOR = 1.05
+_STANDING_PRIOR = {"unofficial": 0.93, "deprecated": 0.9, "unused": 0.9, "obsolete": 0.9, "temporary": 0.92}
+_UNSEEN_GRAM = 0.6
 _MAX_PREFIX = 24
-_GRAM_QUALITY = 0.9
-_PAIR_WEIGHT = 0.5
 _MAX_PHRASE_PREFIX = 64
-_CLASS_PREFIX = "class:"
-
-# Words that carry no meaning in a question; they are never fuzzy-matched and do not count against
-# coverage. Negations ("not", "no", "не", "nicht") are deliberately absent: they carry meaning.
-_STOPWORD_TEXT = """
-    a an the is are was of to for in on at by with what whats which does do mean means meaning
-    my me i it its this that http https status code codes error response reponse le la les l un
-    une des du de d est c ce qu que quoi veut dire signifie erreur statut en au aux el los las
-    lo un una es que del al por con estado codigo significa o os as um uma e do da dos das em
-    para com codigo der die das ein eine ist was bedeutet fehler mit von zu im в на с что это
-    код ошибка означает статус je j me m mon ma mes il elle on nous vous se s sur dans par pour
-    avec है हैं का की के में क्या को से यह वह एक என்ன ஒரு இது அது
-"""
-STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-
-_SEPARATORS = re.compile(
-    r"\s+(?:vs\.?|versus|contre|gegen|против|or|ou|oder|o|или|and|et|und|y|e|и|或|还是|和|と|또는|या|और|बनाम|அல்லது|او)\s+"
-    r"|\s*(?:[,/|،、]|\bvs\.?\b)\s*"
-)
-
-
-def _script(word: str) -> str:
-    """A coarse script of a word (by its first letter): typos stay within one script."""
-    first = ord(word[0])
-    for bound, name in _SCRIPTS:
-        if first < bound:
-            return name
-    return "other"
-
-
-_SCRIPTS = ((0x250, "latin"), (0x370, "other"), (0x530, "cyrillic"), (0x600, "other"), (0x700, "arabic"),
-            (0x900, "other"), (0x980, "devanagari"), (0xB80, "other"), (0xC00, "tamil"))  # fmt: skip
+# Share of the score that comes from the single best text (the rest: all texts of the entry).
+_PASSAGE_SHARE = 0.55
+# Below this inverse document frequency a term is too common to look for in single texts.
+_PASSAGE_MIN_IDF = 0.6
+CLASS_PREFIX = "class:"
+TOPIC_PREFIX = "topic:"
+_LATIN_LANGS = tuple(lang for lang, s in SCRIPTS.items() if s == "latin")
 
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """A scored search result: an entry id or ``class:N``."""
+    """A scored search result: an entry id, ``class:N`` or ``topic:<name>``.
+
+    ``score`` is in (0, 1] before the standing prior: the share of the query the key explains.
+    ``fuzzy`` tells that the best match needed a typo correction.
+    """
 
     key: str
     score: float
+    fuzzy: bool = False
+    matched: float = 1.0
+    """Share of the query's meaningful words (or CJK bigrams) the key matched at all."""
 
     @property
     def is_class(self) -> bool:
         """Whether this hit is a status class rather than an entry."""
-        return self.key.startswith(_CLASS_PREFIX)
+        return self.key.startswith(CLASS_PREFIX)
+
+    @property
+    def is_topic(self) -> bool:
+        """Whether this hit is a topic (redirect loops, no response) rather than an entry."""
+        return self.key.startswith(TOPIC_PREFIX)
+
+
+@dataclass(slots=True)
+class _Slot:
+    """One meaningful query word and the index terms it may stand for (term → quality)."""
+
+    word: str
+    forms: dict[str, float]
+    weight: float = 0.0
+    fuzzy: bool = False
+
+
+class _Analyser:
+    """Turns text of one language into index terms; shared by indexing and queries.
+
+    Every distinct word is analysed once (script, stem, stopword) and remembered: the index holds
+    tens of thousands of texts but only a few thousand distinct words per language.
+    """
+
+    def __init__(self, lang: str, lex: Lexicon, english: Lexicon) -> None:
+        self.lang = lang
+        self.script = SCRIPTS.get(lang, "latin")
+        self.lex = lex
+        self._stem = stemmer(lang)
+        self._stem_en = stemmer("en")
+        # Latin loanwords inside a non-Latin language are English words.
+        latin_stopwords = lex.stopwords if self.script == "latin" else english.stopwords
+        self._stopwords = lex.stopwords | latin_stopwords
+        self.weak = lex.weak | (english.weak if self.script != "latin" else frozenset())
+        # word → (primary term, stopword, CJK)
+        self._words: dict[str, tuple[str, bool, bool]] = {}
+        heads: set[str] = set()
+        cjk_heads: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        longest = 1
+        phrases: dict[tuple[str, ...], set[str]] = defaultdict(set)
+        listed = [
+            (concept, words(fold(phrase)))
+            for concept, entries in lex.concepts.items()
+            for phrase in (*entries, *(english.concepts.get(concept, ()) if lang != "en" else ()))
+        ]
+        self.prepare({t for _, tokens in listed for t in tokens})
+        for concept, tokens in listed:
+            if not tokens:
+                continue
+            if len(tokens) == 1 and script(tokens[0]) == "cjk":
+                if len(tokens[0]) >= 2:
+                    cjk_heads[tokens[0][:2]].append((tokens[0], concept))
+                continue
+            key = tuple(self.info(t)[0] for t in tokens)
+            phrases[key].add(concept)
+            heads.add(key[0])
+            longest = max(longest, len(key))
+        self._phrases = {k: tuple(sorted(v)) for k, v in phrases.items()}
+        self._heads = frozenset(heads)
+        # One-word concepts as ready-made index terms; longer phrases need a look at the text.
+        self._single = {k[0]: tuple(CONCEPT_PREFIX + c for c in v) for k, v in phrases.items() if len(k) == 1}
+        seconds: dict[str, set[str]] = defaultdict(set)
+        for k in phrases:
+            if len(k) > 1:
+                seconds[k[0]].add(k[1])
+        self._seconds: dict[str, set[str]] = seconds
+        self._cjk_heads = dict(cjk_heads)
+        self._longest = longest
+
+    def info(self, token: str) -> tuple[str, bool, bool]:
+        """(primary term, is a stopword, is CJK) of a folded word."""
+        found = self._words.get(token)
+        if found is None:
+            kind = script(token)
+            if kind == "cjk":
+                primary = token
+            elif kind == self.script:
+                primary = self._stem([token])[0]
+            elif kind == "latin":
+                primary = self._stem_en([token])[0]
+            else:
+                primary = token
+            found = (primary, token in self._stopwords, kind == "cjk")
+            self._words[token] = found
+        return found
+
+    def primary(self, token: str) -> str:
+        """The main index term of a word: its stem in this language, English stem for loanwords."""
+        return self.info(token)[0]
+
+    def is_stopword(self, token: str) -> bool:
+        """Whether the word carries no meaning in a query in this language."""
+        return self.info(token)[1]
+
+    def concepts(self, tokens: list[str], primaries: list[str]) -> list[tuple[int, int, str, int, int]]:
+        """Concepts found in a text: (first token, last token + 1, concept id, and for a word
+        inside a run of CJK characters its first and last character + 1, else 0, 0).
+        """
+        found: list[tuple[int, int, str, int, int]] = []
+        phrases = self._phrases
+        count = len(tokens)
+        heads = self._heads
+        for i, head in enumerate(primaries):
+            if head in heads:
+                for n in range(1, min(self._longest, count - i) + 1):
+                    if n == 2 and primaries[i + 1] not in self._seconds[head]:
+                        break
+                    for concept in phrases.get(tuple(primaries[i : i + n]), ()):
+                        found.append((i, i + n, concept, 0, 0))
+            if self._cjk_heads and self.info(tokens[i])[2]:
+                token = tokens[i]
+                for j in range(len(token) - 1):
+                    for word, concept in self._cjk_heads.get(token[j : j + 2], ()):
+                        if token.startswith(word, j):
+                            found.append((i, i + 1, concept, j, j + len(word)))
+        return found
+
+    def prepare(self, unique: set[str]) -> dict[str, tuple[str, bool, bool]]:
+        """Analyse many distinct words at once (one stemmer call per script); the word table."""
+        known = self._words
+        fresh = [t for t in unique if t not in known]
+        own: list[str] = []
+        latin: list[str] = []
+        for token in fresh:
+            kind = script(token)
+            if kind == "cjk":
+                known[token] = (token, token in self._stopwords, True)
+            elif kind == self.script:
+                own.append(token)
+            elif kind == "latin":
+                latin.append(token)
+            else:
+                known[token] = (token, token in self._stopwords, False)
+        for batch, stem in ((own, self._stem), (latin, self._stem_en)):
+            for token, primary in zip(batch, stem(batch), strict=True):
+                known[token] = (primary, token in self._stopwords, False)
+        return known
+
+    def terms(self, tokens: list[str]) -> tuple[frozenset[str], list[str]]:
+        """Terms a text is found by (words prepared before), and its primary terms in order."""
+        known = self._words
+        infos = [known[t] for t in tokens]
+        primaries = [i[0] for i in infos]
+        terms = {i[0] for i in infos if not i[1]}
+        cjk = any(i[2] for i in infos)
+        if cjk:
+            for token, (_, stop, is_cjk) in zip(tokens, infos, strict=True):
+                if is_cjk and len(token) > 1 and not stop:
+                    terms.update(ngrams(token))
+        single = self._single
+        for primary in primaries:
+            concepts = single.get(primary)
+            if concepts:
+                terms.update(concepts)
+        seconds = self._seconds
+        if seconds:
+            phrases = self._phrases
+            for i in range(len(primaries) - 1):
+                following = seconds.get(primaries[i])
+                if following is None or primaries[i + 1] not in following:
+                    continue
+                for n in range(2, self._longest + 1):
+                    for concept in phrases.get(tuple(primaries[i : i + n]), ()):
+                        terms.add(CONCEPT_PREFIX + concept)
+        if cjk and self._cjk_heads:
+            cjk_heads = self._cjk_heads
+            for token, info in zip(tokens, infos, strict=True):
+                if not info[2]:
+                    continue
+                for j in range(len(token) - 1):
+                    for word, concept in cjk_heads.get(token[j : j + 2], ()):
+                        if token.startswith(word, j):
+                            terms.add(CONCEPT_PREFIX + concept)
+        return frozenset(terms), primaries
+
+
+def _cache_dir() -> Path | None:
+    """Where the built index is kept between runs: ``HTTP_STATUS_BOT_CACHE``, else the user's
+    cache directory; ``None`` when caching is off (``HTTP_STATUS_BOT_CACHE=off``).
+    """
+    chosen = os.environ.get("HTTP_STATUS_BOT_CACHE", "")
+    if chosen.lower() in ("off", "0", "no", "false"):
+        return None
+    if chosen:
+        return Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "http-status-bot"
+
+
+def _fingerprint(catalogue: Catalogue) -> str:
+    """A digest of everything the index is built from: data files, this code, the stemmers."""
+    digest = hashlib.sha256()
+    digest.update(f"{_CACHE_VERSION}|{sys.version}|{_stemmer_version()}".encode())
+    for module in (__file__, lexicon_module.__file__, normalise_module.__file__):
+        digest.update(Path(module).read_bytes())
+    folder = DATA_DIR
+    names = ["codes.json"]
+    for lang in catalogue.languages:
+        names += [f"{lang}.json", f"lexicon/{lang}.json", f"situations/{lang}.json"]
+    for name in names:
+        path = folder / name
+        digest.update(name.encode())
+        if path.exists():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def _stemmer_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("PyStemmer")
+    except Exception:  # a missing distribution record only costs the cache
+        return "?"
+
+
+def _load_cache(catalogue: Catalogue) -> dict[str, Any] | None:
+    """The index state saved by an earlier run with the same data and code, if any."""
+    folder = _cache_dir()
+    if folder is None:
+        return None
+    try:
+        path = folder / f"search-{_fingerprint(catalogue)}.marshal"
+        state = marshal.loads(path.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def _save_cache(catalogue: Catalogue, state: dict[str, Any]) -> None:
+    """Keep the built index for the next run; a cache that cannot be written is no error."""
+    folder = _cache_dir()
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"search-{_fingerprint(catalogue)}.marshal"
+        for stale in folder.glob("search-*.marshal"):
+            if stale != path:
+                stale.unlink(missing_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, delete=False, suffix=".tmp") as tmp:
+            tmp.write(marshal.dumps(state))
+        os.replace(tmp.name, path)
+    except (OSError, ValueError):
+        return
+
+
+class _IdfTable:
+    """BM25's inverse document frequency of a term, from the number of entries that have it.
+
+    A term in half of the entries is worth almost nothing. The value depends only on that count,
+    so one small table serves every term instead of a float per term.
+    """
+
+    def __init__(self, documents: int, postings: Mapping[str, Sized | int]) -> None:
+        self._postings = postings
+        self._by_count = [
+            math.log(1.0 + (documents - n + 0.5) / (n + 0.5)) if n else 0.0 for n in range(documents + 1)
+        ]
+
+    def __getitem__(self, term: str) -> float:
+        found = self._postings[term]
+        # A packed posting holds two bytes per entry; at build time the count is given.
+        count = found if isinstance(found, int) else len(found) // 2
+        return self._by_count[count]
+
+    def __contains__(self, term: str) -> bool:
+        return term in self._postings
+
+
+def _post(postings: dict[str, dict[str, float]], terms: set[str], key: str, weight: float) -> None:
+    """Record that ``key`` has each of ``terms`` in a field of ``weight`` (the best field wins)."""
+    for term in terms:
+        entry = postings[term]
+        if entry.get(key, 0.0) < weight:
+            entry[key] = weight
 
 
 class SearchIndex:
-    """An inverted index over names, keywords and summaries in every language."""
+    """An inverted index over names, keywords, situations and summaries in every language."""
 
-    def __init__(self, catalogue: Catalogue) -> None:
-        postings: dict[str, dict[str, float]] = defaultdict(dict)
-        phrases: dict[str, dict[str, float]] = defaultdict(dict)
+    def __init__(self, catalogue: Catalogue, cache: bool = True) -> None:
+        self._languages = tuple(catalogue.languages)
+        self._analysers: dict[str, _Analyser] = {}
+        state = _load_cache(catalogue) if cache else None
+        if state is None:
+            state = self._build(catalogue)
+            if cache:
+                _save_cache(catalogue, state)
+        self._adopt(state)
+        # What building needed and answering does not: the analysers (made again, lazily, for
+        # the languages queries are written in) and the situation texts.
+        self._analysers = {}
+        situations.cache_clear()
+
+    def _analyser(self, lang: str) -> _Analyser:
+        """The analyser of ``lang`` (English for a language the catalogue lacks), made on first use."""
+        if lang not in self._languages:
+            lang = "en"
+        analyser = self._analysers.get(lang)
+        if analyser is None:
+            analyser = self._analysers[lang] = _Analyser(lang, lexicon(lang), lexicon("en"))
+        return analyser
+
+    def _build(self, catalogue: Catalogue) -> dict[str, Any]:
+        """Every index structure, from the catalogue and the language files."""
         prior: dict[str, float] = {}
-
-        stems: dict[str, str] = {}
-
-        def post(term: str, key: str, weight: float) -> None:
-            entry = postings[term]
-            if entry.get(key, 0.0) < weight:
-                entry[key] = weight
-
-        def add(key: str, text: str, weight: float, phrase: bool = True) -> None:
-            folded = fold(text)
-            raw = tokens(folded)
-            words = [stems.get(w) or stems.setdefault(w, stem(w)) for w in raw]
-            if phrase:
-                post_phrase = phrases[" ".join(words)]
-                if post_phrase.get(key, 0.0) < weight:
-                    post_phrase[key] = weight
-            # Word pairs keep the order and the small words in context ("not found", "नहीं है").
-            for first, second in pairwise(words):
-                post(f"{first} {second}", key, weight)
-            # Stopwords never score on the query side, so they stay out of the postings and out
-            # of the fuzzy vocabulary (where "dois" could otherwise land on "dos").
-            cjk = has_cjk(folded)
-            for word, original in zip(words, raw, strict=True):
-                if original in STOPWORDS:
-                    continue
-                post(word, key, weight)
-                if cjk and has_cjk(word):
-                    for gram in ngrams(word):
-                        post(gram, key, weight)
-
+        texts: dict[str, list[tuple[str, float, str, bool]]] = defaultdict(list)
         popular = set(catalogue.popular)
         for entry in catalogue.entries:
-            key = entry.id
-            # A registered, primary meaning wins a tie against an unofficial or secondary one.
-            prior[key] = (1.0 if entry.standing != "unofficial" else 0.93) * (
-                1.0 if "-" not in key else 0.97
-            ) + (0.02 if entry.code in popular else 0.0)
+            # A registered, primary meaning wins a tie against an unofficial, retired or secondary
+            # one, and the codes people meet every day against the rest.
+            prior[entry.id] = _STANDING_PRIOR.get(entry.standing, 1.0) * (
+                1.0 if "-" not in entry.id else 0.97
+            ) + (0.03 if entry.code in popular else 0.0)
             for name in (entry.reason, entry.common_name, *entry.former_names):
                 if name and not name.startswith("("):
-                    add(key, name, _W_NAME)
+                    texts["en"].append((entry.id, W_NAME, name, True))
             if entry.origin:
-                add(key, entry.origin.replace("_", " "), _W_SUMMARY, phrase=False)
-            for lang in catalogue.languages.values():
-                text = lang.entries.get(entry.id)
+                texts["en"].append((entry.id, W_SUMMARY, entry.origin.replace("_", " "), False))
+        for lang, language in catalogue.languages.items():
+            found = situations(lang)
+            bucket = texts[lang]
+            for entry in catalogue.entries:
+                text = language.entries.get(entry.id)
                 if text is None:
                     continue
                 if text.name:
-                    add(key, text.name, _W_NAME)
-                for keyword in text.keywords:
-                    add(key, keyword, _W_KEYWORD)
-                add(key, text.summary, _W_SUMMARY, phrase=False)
+                    bucket.append((entry.id, W_NAME, text.name, True))
+                bucket.extend((entry.id, W_KEYWORD, keyword, True) for keyword in text.keywords)
+                bucket.extend((entry.id, W_SITUATION, s, True) for s in found.by_key.get(entry.id, ()))
+                bucket.append((entry.id, W_SUMMARY, text.summary, False))
                 if entry.origin:
-                    add(key, lang.origins.get(entry.origin, ""), _W_SUMMARY, phrase=False)
-        for digit in "12345":
-            key = _CLASS_PREFIX + digit
-            prior[key] = 1.0
-            for lang in catalogue.languages.values():
-                cls = lang.classes.get(digit)
+                    bucket.append((entry.id, W_SUMMARY, language.origins.get(entry.origin, ""), False))
+            for digit in "12345":
+                cls = language.classes.get(digit)
                 if cls is None:
                     continue
-                add(key, cls.name, _W_NAME)
-                for keyword in cls.keywords:
-                    add(key, keyword, _W_KEYWORD)
+                key = CLASS_PREFIX + digit
+                # "server error" names the class as much as 500: the class, which lists 500
+                # first, is the better answer to a tie.
+                prior[key] = _CLASS_PRIOR
+                bucket.append((key, W_NAME, cls.name, True))
+                bucket.extend((key, W_KEYWORD, keyword, True) for keyword in cls.keywords)
+            for key, situation_texts in found.by_key.items():
+                if key.startswith(TOPIC_PREFIX):
+                    prior[key] = 1.0
+                    bucket.extend((key, W_SITUATION, s, True) for s in situation_texts)
 
-        n_docs = len(prior)
-        self._postings = {t: dict(d) for t, d in postings.items()}
-        self._phrases = {p: dict(d) for p, d in phrases.items() if p}
+        postings: dict[str, dict[str, float]] = defaultdict(dict)
+        by_term: dict[str, list[int]] = defaultdict(list)
+        passage_terms: list[frozenset[str]] = []
+        passage_keys: list[str] = []
+        passage_weights: list[float] = []
+        phrases: dict[str, dict[str, float]] = defaultdict(dict)
+        surface: dict[str, set[str]] = defaultdict(set)
+        for lang, items in texts.items():
+            analyser = self._analyser(lang)
+            # One fold and one batch of stems per language: the texts are many, their words few.
+            folded = fold("\n".join(text.replace("\n", " ") for _, _, text, _ in items)).split("\n")
+            token_lists = [words(f) for f in folded]
+            unique = set().union(*token_lists)
+            info = analyser.prepare(unique)
+            for token in unique:
+                if len(token) >= 3:
+                    surface[token].add(info[token][0])
+            group: set[str] = set()
+            group_key: tuple[str, float] | None = None
+            for (key, weight, _, passage), tokens in zip(items, token_lists, strict=True):
+                terms, primaries = analyser.terms(tokens)
+                if not terms:
+                    continue
+                # Texts come grouped by entry and field: their terms are merged first, and the
+                # postings are touched once per distinct term of the group.
+                if group_key != (key, weight):
+                    if group_key is not None:
+                        _post(postings, group, *group_key)
+                    group_key, group = (key, weight), set()
+                group |= terms
+                if passage:
+                    number = len(passage_keys)
+                    passage_keys.append(key)
+                    passage_weights.append(weight)
+                    passage_terms.append(terms)
+                    for term in terms:
+                        by_term[term].append(number)
+                if weight >= W_KEYWORD:
+                    phrase = phrases[" ".join(primaries)]
+                    if phrase.get(key, 0.0) < weight:
+                        phrase[key] = weight
+            if group_key is not None:
+                _post(postings, group, *group_key)
+
+        idf = _IdfTable(len(prior), {t: len(d) for t, d in postings.items()})
+        names = sorted(prior)
+        if len(names) > 255:
+            raise ValueError("the search index numbers its keys in one byte")
+        index_of = {key: i for i, key in enumerate(names)}
+        code = {w: i for i, w in enumerate(WEIGHTS)}
+
+        def pack(found: dict[str, float]) -> bytes:
+            # Keys, then their field weights, one byte each: a dict per term would cost several
+            # times the memory of the whole text it indexes.
+            return bytes(index_of[k] for k in found) + bytes(code[w] for w in found.values())
+
+        return {
+            "keys": names,
+            "prior": [prior[k] for k in names],
+            "postings": {t: pack(d) for t, d in postings.items()},
+            "passage_keys": bytes(index_of[k] for k in passage_keys),
+            "passage_weights": bytes(code[w] for w in passage_weights),
+            # What each text says in all: the sum of its terms' weights.
+            "passage_totals": array("f", (sum(idf[t] for t in terms) for terms in passage_terms)).tobytes(),
+            # Text numbers as packed 32-bit integers: a list of int objects per term would cost
+            # several times the memory.
+            "passage_postings": {t: array("I", n).tobytes() for t, n in by_term.items()},
+            "phrases": {p: pack(d) for p, d in phrases.items() if p},
+            "surface": {w: tuple(t) for w, t in surface.items()},
+        }
+
+    def _adopt(self, state: dict[str, Any]) -> None:
+        """Take the index structures built now or read back from the cache."""
+        self._keys: list[str] = state["keys"]
+        self._key_numbers = {key: i for i, key in enumerate(self._keys)}
+        self._prior: list[float] = state["prior"]
+        self._postings: dict[str, bytes] = state["postings"]
+        self._idf = _IdfTable(len(self._keys), self._postings)
+        self._passage_keys: bytes = state["passage_keys"]
+        self._passage_weights: bytes = state["passage_weights"]
+        self._passage_totals = memoryview(state["passage_totals"]).cast("f")
+        self._passage_postings: dict[str, bytes] = state["passage_postings"]
+        self._phrases: dict[str, bytes] = state["phrases"]
         self._phrase_list = sorted(self._phrases)
-        self._idf = {t: math.log(1.0 + n_docs / len(d)) for t, d in postings.items()}
-        self._prior = prior
-        vocab = sorted(t for t in postings if not has_cjk(t) and len(t) >= 3 and " " not in t)
+        self._surface: dict[str, tuple[str, ...]] = state["surface"]
+        vocab = sorted(w for w in self._surface if script(w) != "cjk")
         self._vocab = vocab
         by_length: dict[tuple[str, int], list[str]] = defaultdict(list)
-        for term in vocab:
-            by_length[(_script(term), len(term))].append(term)
+        for word in vocab:
+            by_length[(script(word), len(word))].append(word)
         self._by_length = dict(by_length)
         self._pools: dict[tuple[str, int], list[str]] = {}
 
+    # ---- query analysis -------------------------------------------------------------------
+
     def _pool(self, word: str) -> list[str]:
         """Vocabulary worth a fuzzy comparison: same script, a similar length."""
-        key = (_script(word), len(word))
+        key = (script(word), len(word))
         pool = self._pools.get(key)
         if pool is None:
             spread = 1 if len(word) <= 5 else 2
@@ -177,102 +552,278 @@ class SearchIndex:
             self._pools[key] = pool
         return pool
 
-    def _term_matches(self, word: str, last: bool) -> list[tuple[str, float]]:
-        """Index terms a query word stands for, with a match quality in (0, 1]."""
-        if has_cjk(word):
-            # Korean attaches particles and Chinese/Japanese run words together: the bigrams
-            # count even when the whole word is known ("페이지가" also matches "페이지").
-            terms = [(g, _GRAM_QUALITY) for g in ngrams(word) if g in self._postings and g != word]
-            if word in self._postings:
-                terms.insert(0, (word, 1.0))
-            return terms
-        matches: dict[str, float] = {}
-        if word in self._postings:
-            matches[word] = 1.0
-            if not last:
-                return [(word, 1.0)]
-        if word in STOPWORDS:
-            return list(matches.items())
-        if len(word) >= 3 or (last and len(word) >= 1):
+    def query_language(self, tokens: list[str], preferred: tuple[str, ...] = ()) -> str:
+        """The language a query is most likely written in (its stopwords are dropped).
+
+        Non-Latin scripts name their language; among Latin languages the one whose stopwords
+        and vocabulary the query shares most wins, ties going to the reply language, then English.
+        """
+        scripts = {script(t) for t in tokens}
+        for lang, kind in SCRIPTS.items():
+            if kind not in {"latin", "cjk"} and kind in scripts and lang in self._languages:
+                return lang
+        if "cjk" in scripts:
+            text = "".join(tokens)
+            if any("\u3040" <= ch <= "\u30ff" for ch in text):
+                return "ja"
+            if any("\uac00" <= ch <= "\ud7af" for ch in text):
+                return "ko"
+            for lang in preferred:
+                if lang in ("zh", "ja"):
+                    return lang
+            return "zh"
+        best, best_score = "en", -1.0
+        order = [*(p for p in preferred if p in _LATIN_LANGS), *_LATIN_LANGS]
+        for lang in dict.fromkeys(order):
+            if lang not in self._languages:
+                continue
+            analyser = self._analyser(lang)
+            score = sum(
+                1.0 if t in analyser.lex.stopwords else 0.5 if analyser.primary(t) in self._postings else 0.0
+                for t in tokens
+            )
+            if score > best_score:
+                best, best_score = lang, score
+        return best
+
+    def _slots(self, folded: str, prefix_last: bool, preferred: tuple[str, ...]) -> list[_Slot]:
+        """The query's meaningful units with the terms each may stand for.
+
+        A word is one unit; a run of CJK characters is one unit per character bigram, so that a
+        sentence written without spaces is covered piece by piece, not credited whole for one
+        shared pair of characters.
+        """
+        tokens = words(folded)
+        if not tokens:
+            return []
+        lang = self.query_language(tokens, preferred)
+        analyser = self._analyser(lang)
+        kept = [i for i, t in enumerate(tokens) if not analyser.is_stopword(t)]
+        if not kept:
+            return []
+        slots: dict[tuple[int, int], _Slot] = {}
+        last = kept[-1]
+        for i in kept:
+            token = tokens[i]
+            if script(token) == "cjk":
+                for j, gram in enumerate(ngrams(token)):
+                    slots[(i, j)] = _Slot(gram, {gram: 1.0})
+                continue
+            slot = _Slot(token, self._forms(token, analyser))
+            if not any(f in self._postings for f in slot.forms) or (prefix_last and i == last):
+                self._expand(slot, analyser, prefix=prefix_last and i == last)
+            slots[(i, 0)] = slot
+        primaries = [analyser.primary(t) for t in tokens]
+        for start, end, concept, first, after in analyser.concepts(tokens, primaries):
+            term = CONCEPT_PREFIX + concept
+            if term not in self._postings:
+                continue
+            if after:
+                # A CJK word from character `first` to `after`: the bigrams inside it.
+                keys = [(start, j) for j in range(first, max(first + 1, after - 1))]
+            else:
+                keys = [(i, 0) for i in range(start, end)]
+            for key in keys:
+                covered = slots.get(key)
+                if covered is not None and covered.forms.get(term, 0.0) < _CONCEPT_QUALITY:
+                    covered.forms[term] = _CONCEPT_QUALITY
+        out: list[_Slot] = []
+        for slot in slots.values():
+            present = [self._idf[t] for t in slot.forms if t in self._postings]
+            if present:
+                weight = max(present)
+            elif script(slot.word) == "cjk":
+                # Bigrams across two words ("面不" in "页面不存在") are often unseen and mean
+                # nothing: they weigh a little against coverage, not like an unknown word.
+                weight = _UNSEEN_GRAM
+            else:
+                # A word the index has never seen still counts against coverage: "lorem ipsum"
+                # explains nothing, and "my api key lorem" is not fully explained by "api key".
+                weight = _UNSEEN_WORD
+            if slot.word in analyser.weak:
+                weight *= _WEAK
+            slot.weight = weight
+            out.append(slot)
+        return out
+
+    def _forms(self, token: str, analyser: _Analyser) -> dict[str, float]:
+        kind = script(token)
+        if kind == "cjk":
+            forms = {token: 1.0}
+            if len(token) > 1:
+                for gram in ngrams(token):
+                    if gram in self._postings:
+                        forms.setdefault(gram, _GRAM_QUALITY)
+            return forms
+        forms = {analyser.primary(token): 1.0}
+        if kind == "latin":
+            for lang in _LATIN_LANGS:
+                if lang in self._languages:
+                    forms.setdefault(self._analyser(lang).primary(token), 1.0)
+        forms.setdefault(token, 1.0)
+        return forms
+
+    def _expand(self, slot: _Slot, analyser: _Analyser, prefix: bool) -> None:
+        """Prefix (while typing) and typo matches of a word the index does not know."""
+        word = slot.word
+        if script(word) == "cjk":
+            return
+        known = word in self._surface
+        if not known:
+            # Stems of a word never seen ("lorem" → "lor") may collide with real words: only
+            # those that keep most of the word are inflections worth trusting.
+            floor = max(4, int(len(word) * 0.6 + 0.5))
+            for form in [f for f in slot.forms if len(f) < floor and f != word]:
+                del slot.forms[form]
+        if prefix or len(word) >= 5:
             start = bisect_left(self._vocab, word)
             for term in self._vocab[start : start + _MAX_PREFIX]:
                 if not term.startswith(word):
                     break
                 if term != word:
-                    matches.setdefault(term, _PREFIX_QUALITY)
-        if word in self._postings or len(word) < 4:
-            return list(matches.items())
+                    for form in self._surface[term]:
+                        slot.forms.setdefault(form, _PREFIX_QUALITY if prefix else _PREFIX_QUALITY * 0.8)
+        if known or len(word) < 4:
+            return
         for term, score, _ in process.extract(
-            word, self._pool(word), scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF, limit=4
+            word, self._pool(word), scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF, limit=3
         ):
-            quality = (score / 100.0) ** 2
-            if matches.get(term, 0.0) < quality:
-                matches[term] = quality
-        return list(matches.items())
-
-    def search(self, folded: str, limit: int = 10, prefix_last: bool = False) -> list[Hit]:
-        """Entries and classes that match an already folded query, best first."""
-        raw = tokens(folded)
-        if not raw:
-            return []
-        words = [stem(w) for w in raw]
-        scores: dict[str, float] = defaultdict(float)
-        matched: dict[str, int] = defaultdict(int)
-        counted = 0
-        for i, (word, original) in enumerate(zip(words, raw, strict=True)):
-            if original in STOPWORDS:
+            # People rarely mistype the first letter of a short word: "lorem" is no "ordem".
+            if len(word) <= 6 and term[0] != word[0]:
                 continue
-            counted += 1
-            best: dict[str, float] = {}
-            gram_sums: dict[str, float] = defaultdict(float)
-            grams = len(ngrams(word)) if has_cjk(word) else 1
-            for term, quality in self._term_matches(word, prefix_last and i == len(words) - 1):
-                idf = self._idf[term]
-                is_gram = grams > 1 and term != word
-                for key, weight in self._postings[term].items():
-                    value = quality * weight * idf
-                    if is_gram:
-                        gram_sums[key] += value / grams
-                    elif best.get(key, 0.0) < value:
-                        best[key] = value
-            for key, value in gram_sums.items():
-                best[key] = max(best.get(key, 0.0), value)
-            for key, value in best.items():
-                scores[key] += value
-                matched[key] += 1
-        if not scores:
-            return []
-        for pair in pairwise(words):
-            term = " ".join(pair)
-            for key, weight in self._postings.get(term, {}).items():
-                if key in scores:
-                    scores[key] += _PAIR_WEIGHT * weight * self._idf[term]
-        joined = " ".join(words)
-        for key, weight in self._phrases.get(joined, {}).items():
-            scores[key] += 4.0 * weight
-        if prefix_last:
-            # While typing, a phrase that starts with what was typed so far is the best signal.
-            bonus: dict[str, float] = {}
-            start = bisect_left(self._phrase_list, joined)
-            for phrase in self._phrase_list[start : start + _MAX_PHRASE_PREFIX]:
-                if not phrase.startswith(joined):
-                    break
-                for key, weight in self._phrases[phrase].items():
-                    bonus[key] = max(bonus.get(key, 0.0), 3.0 * weight)
-            for key, value in bonus.items():
-                scores[key] += value
-                matched[key] = max(matched[key], counted)
-        denominator = max(counted, 1)
-        prior = self._prior
-        # Coverage: a key that matched every meaningful word keeps its score, one that matched
-        # half of them keeps three quarters. Hits are built only for the few that are returned.
-        scored = [
-            (score * prior[key] * (0.5 + 0.5 * min(matched[key], denominator) / denominator), key)
-            for key, score in scores.items()
-        ]
-        return [Hit(key, score) for score, key in nlargest(limit, scored, key=itemgetter(0))]
+            quality = (score / 100.0) ** 2
+            for form in self._surface[term]:
+                if slot.forms.get(form, 0.0) < quality:
+                    slot.forms[form] = quality
+                    slot.fuzzy = True
 
-    def split(self, folded: str) -> list[str]:
-        """Parts of a comparison (``unauthorized vs forbidden``); one part when there is none."""
-        parts = [p.strip() for p in _SEPARATORS.split(folded)]
-        return [p for p in parts if p]
+    # ---- scoring ----------------------------------------------------------------------------
+
+    def search(
+        self,
+        folded: str,
+        limit: int = 10,
+        prefix_last: bool = False,
+        preferred: tuple[str, ...] = (),
+    ) -> list[Hit]:
+        """Entries, classes and topics that match an already folded query, best first."""
+        slots = self._slots(folded, prefix_last, preferred)
+        if not slots:
+            return []
+        total = sum(s.weight for s in slots)
+        postings = self._postings
+        idf = self._idf
+        bag: dict[int, float] = defaultdict(float)
+        hits_per_key: dict[int, int] = defaultdict(int)
+        fuzzy_keys: set[int] = set()
+        by_passage: dict[int, float] = defaultdict(float)
+        passage_postings = self._passage_postings
+        for slot in slots:
+            best: dict[int, float] = {}
+            in_passage: dict[int, float] = {}
+            scale = slot.weight / max((idf[t] for t in slot.forms if t in idf), default=1.0)
+            for term, quality in slot.forms.items():
+                posting = postings.get(term)
+                if posting is None:
+                    continue
+                value_unit = quality * idf[term] * scale
+                half = len(posting) // 2
+                for key, field in zip(posting[:half], posting[half:], strict=True):
+                    value = value_unit * WEIGHTS[field]
+                    if best.get(key, 0.0) < value:
+                        best[key] = value
+                if idf[term] < _PASSAGE_MIN_IDF:
+                    continue
+                packed = passage_postings.get(term)
+                if packed is None:
+                    continue
+                for number in memoryview(packed).cast("I"):
+                    if in_passage.get(number, 0.0) < value_unit:
+                        in_passage[number] = value_unit
+            for key, value in best.items():
+                bag[key] += value
+                hits_per_key[key] += 1
+            if slot.fuzzy:
+                fuzzy_keys.update(best)
+            for number, value in in_passage.items():
+                by_passage[number] += value
+        if not bag:
+            return []
+        passage_keys = self._passage_keys
+        passage_fields = self._passage_weights
+        totals = self._passage_totals
+        best_passage: dict[int, float] = {}
+        for number, value in by_passage.items():
+            key, passage_total = passage_keys[number], totals[number]
+            # How much of the query it explains, a little more when it says nothing else.
+            own = min(value / passage_total, 1.0) if passage_total else 0.0
+            score = WEIGHTS[passage_fields[number]] * value * (0.8 + 0.2 * own)
+            if best_passage.get(key, 0.0) < score:
+                best_passage[key] = score
+        phrase_keys = dict(self._unpack(self._phrases.get(" ".join(self._phrase_terms(folded, preferred)))))
+        prior = self._prior
+        scored: list[tuple[float, int]] = []
+        for key, value in bag.items():
+            combined = (1 - _PASSAGE_SHARE) * value + _PASSAGE_SHARE * best_passage.get(key, 0.0)
+            if key in phrase_keys:
+                combined = max(combined, phrase_keys[key] * total)
+            scored.append((combined / total * prior[key], key))
+        if prefix_last:
+            self._phrase_prefix_bonus(folded, preferred, scored)
+        count = len(slots)
+        names = self._keys
+        return [
+            Hit(names[key], score, key in fuzzy_keys, hits_per_key.get(key, count) / count)
+            for score, key in nlargest(limit, scored, key=itemgetter(0))
+        ]
+
+    @staticmethod
+    def _unpack(packed: bytes | None) -> list[tuple[int, float]]:
+        """A packed posting as (key number, field weight) pairs."""
+        if not packed:
+            return []
+        half = len(packed) // 2
+        return [(key, WEIGHTS[field]) for key, field in zip(packed[:half], packed[half:], strict=True)]
+
+    def _phrase_terms(self, folded: str, preferred: tuple[str, ...]) -> list[str]:
+        tokens = words(folded)
+        if not tokens:
+            return []
+        lang = self.query_language(tokens, preferred)
+        analyser = self._analyser(lang)
+        return [analyser.primary(t) for t in tokens]
+
+    def _phrase_prefix_bonus(
+        self, folded: str, preferred: tuple[str, ...], scored: list[tuple[float, int]]
+    ) -> None:
+        """While typing, a name that starts with what was typed so far is the best signal."""
+        joined = " ".join(self._phrase_terms(folded, preferred))
+        if not joined:
+            return
+        raw = folded.strip()
+        bonus: dict[int, float] = {}
+        for probe in dict.fromkeys((joined, raw)):
+            start = bisect_left(self._phrase_list, probe)
+            for phrase in self._phrase_list[start : start + _MAX_PHRASE_PREFIX]:
+                if not phrase.startswith(probe):
+                    break
+                for key, weight in self._unpack(self._phrases[phrase]):
+                    bonus[key] = max(bonus.get(key, 0.0), 0.5 * weight)
+        if not bonus:
+            return
+        for i, (score, key) in enumerate(scored):
+            if key in bonus:
+                scored[i] = (score + bonus.pop(key), key)
+        scored.extend((value * self._prior[key], key) for key, value in bonus.items())
+
+    def known_words(self, folded: str, preferred: tuple[str, ...] = ()) -> list[str]:
+        """The meaningful words of a query (its stopwords dropped), in order."""
+        tokens = words(folded)
+        if not tokens:
+            return []
+        analyser = self._analyser(self.query_language(tokens, preferred))
+        return [t for t in tokens if not analyser.is_stopword(t)]
+
+    def pairs(self, folded: str) -> list[tuple[str, str]]:
+        """Adjacent word pairs of a query (kept for callers that want word order)."""
+        return list(pairwise(words(folded)))
