@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from handlers.catalogue import Catalogue, Entry, Language
+from handlers.compare import arabic_and
 from handlers.languages import locale_map, lookup, resolve
 from handlers.models import ErrorKind, Field, Item, Link, Reply, Request
 from handlers.normalise import fold, script, words
@@ -23,14 +24,16 @@ NEUTRAL_COLOUR = 0x5865F2
 # Confidence of a word search (scores are the share of the query an entry explains, 0 to 1):
 # one card only when the best code explains most of the query and clearly leads the next code;
 # a short list when several are close; "no match" when nothing explains enough of it.
-_NO_MATCH = 0.28
+_NO_MATCH = 0.25
 _WEAK_MATCH = 0.45
-_MIN_MATCHED = 0.5
-_CARD_MIN = 0.5
+_MIN_MATCHED = 0.34
+_CARD_MIN = 0.6
 # The lead a card needs over the next code shrinks as the best match gets closer to exact:
 # "unauthorized" names 401 exactly, and 561 (the balancer's "Unauthorized") only as a variant.
-_CARD_LEADS = ((0.9, 1.05), (0.7, 1.15), (0.0, 1.3))
+_CARD_LEADS = ((0.9, 1.06), (0.7, 1.17), (0.0, 1.35))
 _FUZZY_CARD_MIN = 0.7
+# A card also needs most of the query's words to have matched the code at all.
+_CARD_MATCHED = 0.6
 _LIST_SHARE = 0.6
 _MAX_CANDIDATES = 5
 # Below this, a near miss is not worth offering as a suggestion either.
@@ -460,7 +463,7 @@ class Handler:
         after 100 seconds" or "plain HTTP to port 443", the number is a quantity or a port, and
         the words are what to search. Only catalogued codes not next to a unit count.
         """
-        tokens = words(parsed.folded)
+        tokens = words(arabic_and(parsed.folded))
         if sum(1 for t in tokens if not t.isdecimal()) < 2:
             return parsed
         units, before, stopwords = self._units()
@@ -542,10 +545,13 @@ class Handler:
 
     def _compare_codes(self, codes: Sequence[int], folded: str, lang: str, query: str) -> Reply | None:
         """``401 vs 403``: a comparison when the words around two codes ask for one."""
-        from handlers.compare import split
+        from handlers.compare import asks_comparison, split
 
         known = [c for c in codes if c in self._known]
-        if len(known) != 2 or split(folded, self._grammar()) is None:
+        if len(known) != 2:
+            return None
+        grammar = self._grammar()
+        if split(folded, grammar) is None and not asks_comparison(folded, grammar):
             return None
         return self.compare(known[0], known[1], lang, query)
 
@@ -609,7 +615,7 @@ class Handler:
         if (
             not hits
             or hits[0].score < _NO_MATCH
-            or (hits[0].score < _WEAK_MATCH and hits[0].matched <= _MIN_MATCHED)
+            or (hits[0].score < _WEAK_MATCH and hits[0].matched < _MIN_MATCHED)
         ):
             # Nothing explains enough of it, or only a word or two of a longer sentence match:
             # an off-topic sentence ("what time does the bakery close") is no question for us.
@@ -618,7 +624,20 @@ class Handler:
         if top.is_class:
             return self._class(Parsed("class", folded, prefix=top.key[-1]), lang, query)
         if top.is_topic:
-            return self._topic(top.key, lang, query)
+            # A topic answers like a card: only when it clearly leads what comes next.
+            runner_up = next((h.score for h in hits[1:] if not h.is_topic), 0.0)
+            if (
+                top.score >= _CARD_MIN
+                and top.score >= _lead(top.score) * runner_up
+                and top.matched >= _CARD_MATCHED
+            ):
+                return self._topic(top.key, lang, query)
+            hits = [h for h in hits if not h.is_topic]
+            if not hits:
+                return self._no_match(query, lang, hits)
+            top = hits[0]
+            if top.is_class:
+                return self._class(Parsed("class", folded, prefix=top.key[-1]), lang, query)
         codes: list[int] = []
         scores: list[float] = []
         for hit in hits:
@@ -630,7 +649,7 @@ class Handler:
                 scores.append(hit.score)
         second = scores[1] if len(scores) > 1 else 0.0
         card_min = _FUZZY_CARD_MIN if top.fuzzy else _CARD_MIN
-        if top.score >= card_min and top.score >= _lead(top.score) * second:
+        if top.score >= card_min and top.score >= _lead(top.score) * second and top.matched >= _CARD_MATCHED:
             return self.card(codes[0], lang, query)
         shortlist = [c for c, v in zip(codes, scores, strict=True) if v >= top.score * _LIST_SHARE]
         return self._list(query, lang, title, shortlist[:_MAX_CANDIDATES])

@@ -27,6 +27,7 @@ from handlers.normalise import fold, script, words
 _PUNCTUATION = re.compile(r"\s*[|,/、،]\s*")
 _VERSUS = frozenset({"vs", "vs.", "versus", "v/s"})
 _CUT = "\x00"
+_ARABIC_AND = re.compile(r"(?:(?<=\s)|^)و(?=\d)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,11 @@ def grammar(languages: tuple[str, ...]) -> Grammar:
     )
 
 
+def arabic_and(folded: str) -> str:
+    """Arabic writes "and" against the next word ("401 و403"): set it apart before a number."""
+    return _ARABIC_AND.sub("و ", folded) if "و" in folded else folded
+
+
 @dataclass(frozen=True, slots=True)
 class Split:
     """The parts of a query that may compare things, and how sure the wording is."""
@@ -88,7 +94,7 @@ class Split:
 
 def split(folded: str, gram: Grammar) -> Split | None:
     """The two or more things a query compares, or ``None`` when it compares nothing."""
-    text = folded
+    text = arabic_and(folded)
     marked = False
     for marker in gram.cjk_markers:
         if marker in text:
@@ -108,7 +114,12 @@ def split(folded: str, gram: Grammar) -> Split | None:
             tokens.append(bare)
     if marked:
         tokens = [_CUT if t in gram.joining else t for t in tokens]
-    parts = [p for chunk in " ".join(tokens).split(_CUT) for p in _PUNCTUATION.split(chunk)]
+    chunks = " ".join(tokens).split(_CUT)
+    # A comma or a slash separates two things compared only in a short query ("401/403",
+    # "unauthorized, forbidden") or one that asks for a comparison: in a sentence it is punctuation.
+    if marked or len(tokens) <= 5:
+        chunks = [p for chunk in chunks for p in _PUNCTUATION.split(chunk)]
+    parts = chunks
     cjk_separators = gram.cjk_opposing + (gram.cjk_joining if marked else ())
     if cjk_separators:
         parts = [piece for part in parts for piece in _split_cjk(part, cjk_separators)]
@@ -116,6 +127,13 @@ def split(folded: str, gram: Grammar) -> Split | None:
     if len(parts) < 2:
         return None
     return Split(tuple(parts), marked)
+
+
+def asks_comparison(folded: str, gram: Grammar) -> bool:
+    """Whether words ask for a comparison ("401 403 차이", "difference 301 308")."""
+    if any(marker in folded for marker in gram.cjk_markers):
+        return True
+    return any(token.strip("?!.:;¿¡？！。") in gram.markers for token in folded.split())
 
 
 def _split_cjk(part: str, separators: tuple[str, ...]) -> list[str]:

@@ -74,6 +74,11 @@ def stem(token: str) -> str:
 _CJK_RUN = re.compile(
     r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+|[^\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+"
 )
+_KANA = re.compile(r"[\u3040-\u30ff]")
+# Katakana words; kanji with the hiragana that follows them; hiragana alone; anything else.
+_JAPANESE_RUN = re.compile(
+    r"[\u30a0-\u30ff]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+[\u3040-\u309f]*|[\u3040-\u309f]+|[^\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"
+)
 _SCRIPT_BOUNDS = (
     (0x250, "latin"), (0x370, "other"), (0x530, "cyrillic"), (0x600, "other"), (0x700, "arabic"),
     (0x900, "other"), (0x980, "devanagari"), (0xB80, "other"), (0xC00, "tamil"),
@@ -83,13 +88,22 @@ _SCRIPT_BOUNDS = (
 def words(folded: str) -> list[str]:
     """Tokens of a folded text, with runs of CJK characters cut from Latin letters and digits
     beside them (``cloudflare源站`` → ``cloudflare``, ``源站``), as people write them unspaced.
+
+    Japanese runs are also cut where the script changes, a cheap stand-in for a word segmenter:
+    katakana words (``アップロード``) stand apart, and a run of hiragana before kanji is a
+    particle or an ending (``ファイルが大きい`` → ``ファイル``, ``が``, ``大きい``); kanji keep the
+    hiragana that follows them (``大きい``), which inflects them.
     """
     out: list[str] = []
     for token in _TOKEN.findall(folded):
         if token.isascii() or not _CJK.search(token):
             out.append(token)
-        else:
-            out.extend(_CJK_RUN.findall(token))
+            continue
+        for run in _CJK_RUN.findall(token):
+            if _KANA.search(run):
+                out.extend(_JAPANESE_RUN.findall(run))
+            else:
+                out.append(run)
     return out
 
 

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from handlers.compare import arabic_and
 from handlers.normalise import fold, words
 
 MAX_QUERY = 256
@@ -80,7 +81,7 @@ def parse(text: str) -> Parsed:
     match = _PATTERN.match(bare)
     if match:
         return Parsed("pattern", folded, prefix=match.group(1))
-    parts = words(bare)
+    parts = words(arabic_and(bare))
     numbers = [n for n in (_number(t) for t in parts) if n is not None]
     # "cloudflare error 1020", "error 1016 origin dns": a vendor's own error number among words
     # is part of a description, not a status code out of range.

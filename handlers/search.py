@@ -63,8 +63,10 @@ _GRAM_QUALITY = 0.85
 _WEAK = 0.35
 _UNSEEN_WORD = 2.0
 # Bumped when the index's structure changes in a way the source digest would not show.
-_CACHE_VERSION = 3
+_CACHE_VERSION = 9
 _CLASS_PRIOR = 1.05
+_TOPIC_PRIOR = 1.1
+_TOPIC_TITLES = {"topic:no_response": "no_response_title", "topic:redirect_loop": "topic_redirect_loop_title"}
 _STANDING_PRIOR = {"unofficial": 0.93, "deprecated": 0.9, "unused": 0.9, "obsolete": 0.9, "temporary": 0.92}
 _UNSEEN_GRAM = 0.6
 _MAX_PREFIX = 24
@@ -440,13 +442,23 @@ class SearchIndex:
                 prior[key] = _CLASS_PRIOR
                 bucket.append((key, W_NAME, cls.name, True))
                 bucket.extend((key, W_KEYWORD, keyword, True) for keyword in cls.keywords)
+            # The topics' own titles, in this language's words, are their names.
+            for key, ui_key in _TOPIC_TITLES.items():
+                title = language.ui.get(ui_key, "")
+                for name in {title, title.split(":")[0], title.lstrip("0123456789 ")}:
+                    if name.strip():
+                        prior[key] = _TOPIC_PRIOR
+                        bucket.append((key, W_NAME, name, True))
             for key, situation_texts in found.by_key.items():
                 if key.startswith(TOPIC_PREFIX):
-                    prior[key] = 1.0
+                    # A topic is what people mean by these words ("no response" is nginx's 444
+                    # by name, but almost always a request that got no answer at all): it wins
+                    # a near tie.
+                    prior[key] = _TOPIC_PRIOR
                     bucket.extend((key, W_SITUATION, s, True) for s in situation_texts)
 
         postings: dict[str, dict[str, float]] = defaultdict(dict)
-        by_term: dict[str, list[int]] = defaultdict(list)
+        by_term: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         passage_terms: list[frozenset[str]] = []
         passage_keys: list[str] = []
         passage_weights: list[float] = []
@@ -454,6 +466,7 @@ class SearchIndex:
         surface: dict[str, set[str]] = defaultdict(set)
         for lang, items in texts.items():
             analyser = self._analyser(lang)
+            own_terms = by_term[lang]
             # One fold and one batch of stems per language: the texts are many, their words few.
             folded = fold("\n".join(text.replace("\n", " ") for _, _, text, _ in items)).split("\n")
             token_lists = [words(f) for f in folded]
@@ -481,8 +494,9 @@ class SearchIndex:
                     passage_weights.append(weight)
                     passage_terms.append(terms)
                     for term in terms:
-                        by_term[term].append(number)
-                if weight >= W_KEYWORD:
+                        own_terms[term].append(number)
+                # Whole names and keywords, and a topic's whole texts, also match as phrases.
+                if weight >= W_KEYWORD or key.startswith(TOPIC_PREFIX):
                     phrase = phrases[" ".join(primaries)]
                     if phrase.get(key, 0.0) < weight:
                         phrase[key] = weight
@@ -511,7 +525,11 @@ class SearchIndex:
             "passage_totals": array("f", (sum(idf[t] for t in terms) for terms in passage_terms)).tobytes(),
             # Text numbers as packed 32-bit integers: a list of int objects per term would cost
             # several times the memory.
-            "passage_postings": {t: array("I", n).tobytes() for t, n in by_term.items()},
+            # per language: a query is compared with the texts of its own language and English.
+            "passage_postings": {
+                lang: {t: array("I", n).tobytes() for t, n in terms.items()}
+                for lang, terms in by_term.items()
+            },
             "phrases": {p: pack(d) for p, d in phrases.items() if p},
             "surface": {w: tuple(t) for w, t in surface.items()},
         }
@@ -526,7 +544,7 @@ class SearchIndex:
         self._passage_keys: bytes = state["passage_keys"]
         self._passage_weights: bytes = state["passage_weights"]
         self._passage_totals = memoryview(state["passage_totals"]).cast("f")
-        self._passage_postings: dict[str, bytes] = state["passage_postings"]
+        self._passage_postings: dict[str, dict[str, bytes]] = state["passage_postings"]
         self._phrases: dict[str, bytes] = state["phrases"]
         self._phrase_list = sorted(self._phrases)
         self._surface: dict[str, tuple[str, ...]] = state["surface"]
@@ -586,7 +604,7 @@ class SearchIndex:
                 best, best_score = lang, score
         return best
 
-    def _slots(self, folded: str, prefix_last: bool, preferred: tuple[str, ...]) -> list[_Slot]:
+    def _slots(self, folded: str, prefix_last: bool, preferred: tuple[str, ...]) -> tuple[list[_Slot], str]:
         """The query's meaningful units with the terms each may stand for.
 
         A word is one unit; a run of CJK characters is one unit per character bigram, so that a
@@ -595,12 +613,12 @@ class SearchIndex:
         """
         tokens = words(folded)
         if not tokens:
-            return []
+            return [], "en"
         lang = self.query_language(tokens, preferred)
         analyser = self._analyser(lang)
         kept = [i for i, t in enumerate(tokens) if not analyser.is_stopword(t)]
         if not kept:
-            return []
+            return [], lang
         slots: dict[tuple[int, int], _Slot] = {}
         last = kept[-1]
         for i in kept:
@@ -619,8 +637,20 @@ class SearchIndex:
             if term not in self._postings:
                 continue
             if after:
-                # A CJK word from character `first` to `after`: the bigrams inside it.
-                keys = [(start, j) for j in range(first, max(first + 1, after - 1))]
+                # A CJK word from character `first` to `after` ("アップロード"): its bigrams
+                # become one unit that the word's concept or any of its bigrams can match, so
+                # the word counts once, not once per pair of characters.
+                inside = [(start, j) for j in range(first, max(first + 1, after - 1))]
+                merged = [slots.pop(k) for k in inside if k in slots]
+                if not merged:
+                    continue
+                word = _Slot(tokens[start][first:after], {})
+                for part in merged:
+                    for form, quality in part.forms.items():
+                        if word.forms.get(form, 0.0) < quality:
+                            word.forms[form] = quality
+                slots[inside[0]] = word
+                keys = [inside[0]]
             else:
                 keys = [(i, 0) for i in range(start, end)]
             for key in keys:
@@ -644,7 +674,7 @@ class SearchIndex:
                 weight *= _WEAK
             slot.weight = weight
             out.append(slot)
-        return out
+        return out, lang
 
     def _forms(self, token: str, analyser: _Analyser) -> dict[str, float]:
         kind = script(token)
@@ -707,7 +737,7 @@ class SearchIndex:
         preferred: tuple[str, ...] = (),
     ) -> list[Hit]:
         """Entries, classes and topics that match an already folded query, best first."""
-        slots = self._slots(folded, prefix_last, preferred)
+        slots, lang = self._slots(folded, prefix_last, preferred)
         if not slots:
             return []
         total = sum(s.weight for s in slots)
@@ -717,29 +747,35 @@ class SearchIndex:
         hits_per_key: dict[int, int] = defaultdict(int)
         fuzzy_keys: set[int] = set()
         by_passage: dict[int, float] = defaultdict(float)
-        passage_postings = self._passage_postings
+        # Texts are compared in the query's language and in English (names, loanwords): every
+        # language at once would cost ten times as much for little.
+        passage_tables = [
+            self._passage_postings[g] for g in dict.fromkeys((lang, "en")) if g in self._passage_postings
+        ]
         for slot in slots:
             best: dict[int, float] = {}
             in_passage: dict[int, float] = {}
-            scale = slot.weight / max((idf[t] for t in slot.forms if t in idf), default=1.0)
-            for term, quality in slot.forms.items():
-                posting = postings.get(term)
-                if posting is None:
-                    continue
-                value_unit = quality * idf[term] * scale
+            present = [(t, q, idf[t]) for t, q in slot.forms.items() if t in postings]
+            if not present:
+                continue
+            scale = slot.weight / max(w for _, _, w in present)
+            for term, quality, term_idf in present:
+                posting = postings[term]
+                value_unit = quality * term_idf * scale
                 half = len(posting) // 2
                 for key, field in zip(posting[:half], posting[half:], strict=True):
                     value = value_unit * WEIGHTS[field]
                     if best.get(key, 0.0) < value:
                         best[key] = value
-                if idf[term] < _PASSAGE_MIN_IDF:
+                if term_idf < _PASSAGE_MIN_IDF:
                     continue
-                packed = passage_postings.get(term)
-                if packed is None:
-                    continue
-                for number in memoryview(packed).cast("I"):
-                    if in_passage.get(number, 0.0) < value_unit:
-                        in_passage[number] = value_unit
+                for table in passage_tables:
+                    packed = table.get(term)
+                    if packed is None:
+                        continue
+                    for number in memoryview(packed).cast("I"):
+                        if in_passage.get(number, 0.0) < value_unit:
+                            in_passage[number] = value_unit
             for key, value in best.items():
                 bag[key] += value
                 hits_per_key[key] += 1
@@ -756,7 +792,7 @@ class SearchIndex:
         for number, value in by_passage.items():
             key, passage_total = passage_keys[number], totals[number]
             # How much of the query it explains, a little more when it says nothing else.
-            own = min(value / passage_total, 1.0) if passage_total else 0.0
+            own = value / passage_total if passage_total > value else 1.0
             score = WEIGHTS[passage_fields[number]] * value * (0.8 + 0.2 * own)
             if best_passage.get(key, 0.0) < score:
                 best_passage[key] = score

@@ -54,6 +54,9 @@ def load_cases(pattern: str = OWN, folder: Path = EVAL_DIR) -> list[Case]:
 
 
 def _key(code: str) -> str:
+    # "4" is the 4xx class, "000" the reply for no response at all (code 0).
+    if code == "000":
+        return "0"
     return f"{code}xx" if len(code) == 1 else code
 
 

@@ -105,7 +105,7 @@ def test_shared_cards_name_who_shared_them_and_have_no_share_button() -> None:
 
 
 def test_class_lists_and_searches_are_one_compact_embed() -> None:
-    for query in ("5xx", "4xx", "not found vs gone", "50x"):
+    for query in ("5xx", "4xx", "404 410 418", "50x"):
         message = render_message(answer(query), handler())
         (embed,) = message["embeds"]
         assert "fields" not in embed

