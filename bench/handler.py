@@ -37,7 +37,8 @@ DESCRIPTIONS = [
     ("en", "my api key was rejected"), ("fr", "ce nom d'utilisateur est déjà pris"),
     ("zh", "cloudflare 源站连不上"), ("ta", "தேர்வு முடிவு நாளில் சைட் டவுன்"),
     ("de", "der Upload bricht ab, die Datei ist zu groß"), ("ru", "слишком много запросов, API нас режет"),
-    ("es", "el token expiró y ahora me pide iniciar sesión"), ("pt", "o servidor demorou demais e o proxy desistiu"),
+    ("es", "el token expiró y ahora me pide iniciar sesión"),
+    ("pt", "o servidor demorou demais e o proxy desistiu"),
     ("hi", "API key गलत है, access नहीं मिल रहा"), ("ar", "الصفحة غير موجودة بعد تغيير الرابط"),
     ("ja", "アップロードしたファイルが大きすぎる"), ("ko", "토큰이 만료됐어요"),
 ]  # fmt: skip
@@ -100,7 +101,8 @@ def index_build(runs: int) -> tuple[list[float], list[float]]:
         "[h.catalogue.languages[l] for l in h.catalogue.languages];"
         "t = time.perf_counter(); h.warm(); print(time.perf_counter() - t)"
     )
-    built, cached = [], []
+    built: list[float] = []
+    cached: list[float] = []
     for _ in range(runs):
         for env_value, out in (("off", built), ("", cached)):
             env = {**os.environ, "HTTP_STATUS_BOT_CACHE": env_value} if env_value else dict(os.environ)
@@ -147,8 +149,9 @@ def main() -> None:
     print(f"load {1000 * (loaded - start):.1f} ms, search index {1000 * (built - loaded):.1f} ms (this run)")
     from_data, from_cache = index_build(3)
     print(
-        f"search index in a fresh process: from the data files median {1000 * statistics.median(from_data):.0f} ms,"
-        f" from the cache median {1000 * statistics.median(from_cache):.0f} ms (target ≤ 250 ms)"
+        "search index in a fresh process: from the data files median"
+        f" {1000 * statistics.median(from_data):.0f} ms, from the cache median"
+        f" {1000 * statistics.median(from_cache):.0f} ms (target ≤ 250 ms)"
     )
 
     def answer(lang: str) -> Callable[[str], object]:
