@@ -13,12 +13,9 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from bot.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from handlers import CatalogueError, Handler, Request, load
 from handlers.models import Reply
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
 
 
 def env_locale(environ: dict[str, str] | None = None) -> str | None:

@@ -26,13 +26,10 @@ from bot.config import (
     load,
     secrets,
 )
+from bot.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from handlers import Handler
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_CONFIG = 2
 
 NOTHING_ENABLED = """\
 nothing to run: no platform is enabled in the configuration ({source}).
@@ -77,7 +74,7 @@ def _load_handler(config: Config, err: TextIO) -> Handler | int:
             f"configuration error: [bot] default_lang {config.bot.default_lang!r} is not a supported"
             f" language (available: {', '.join(handler.languages)})\n"
         )
-        return EXIT_CONFIG
+        return EXIT_USAGE
     return handler
 
 
@@ -106,7 +103,7 @@ def check_config(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``check-config``: validate, print the effective configuration; 0 valid, 2 otherwise."""
     config = _load(args, err)
     if config is None or isinstance(_load_handler(config, err), int):
-        return EXIT_CONFIG
+        return EXIT_USAGE
     environ = os.environ
     out.write(f"# configuration: {_source(args, environ)}\n")
     from_env = [name for name in SECRET_ENV if environ.get(name) or environ.get(f"{name}_FILE")]
@@ -128,10 +125,10 @@ def run(args: argparse.Namespace, err: TextIO) -> int:
     """``run``: every enabled adapter until SIGINT/SIGTERM."""
     config = _load(args, err)
     if config is None:
-        return EXIT_CONFIG
+        return EXIT_USAGE
     if not enabled_platforms(config):
         err.write(NOTHING_ENABLED.format(source=_source(args, os.environ)))
-        return EXIT_CONFIG
+        return EXIT_USAGE
     from bot.logging_setup import setup_logging
 
     setup_logging(config.logging.level, config.logging.format, secrets(config))
@@ -151,13 +148,13 @@ def sync_commands(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``sync-commands [--guild ID]``: register the Discord command set through the REST API."""
     config = _load(args, err)
     if config is None:
-        return EXIT_CONFIG
+        return EXIT_USAGE
     if not config.discord.token:
         err.write(
             "sync-commands needs the Discord bot token: set DISCORD_BOT_TOKEN"
             " (or [discord] token in the configuration file)\n"
         )
-        return EXIT_CONFIG
+        return EXIT_USAGE
     from bot.logging_setup import setup_logging
 
     setup_logging(config.logging.level, config.logging.format, secrets(config))

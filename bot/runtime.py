@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from bot.adapters.base import Adapter, AdapterStartError
 from bot.config import Config
+from bot.exit_codes import EXIT_FAILURE, EXIT_OK
 from bot.metrics import Metrics
 from bot.ops import OpsServer
 from bot.service import Service
@@ -36,9 +37,6 @@ from bot.storage import SqlitePreferences
 from handlers import Handler
 
 log = logging.getLogger(__name__)
-
-EXIT_OK = 0
-EXIT_START_FAILED = 1
 
 AdapterFactory = Callable[[], Adapter]
 # Builds the adapters' factories from the service and a callback that asks the runtime to stop.
@@ -344,7 +342,7 @@ async def serve(
         prefs = SqlitePreferences(config.storage.path)
     except (OSError, sqlite3.Error) as exc:
         log.error("cannot open [storage] path %s: %s", config.storage.path, exc)
-        return EXIT_START_FAILED
+        return EXIT_FAILURE
     service = Service(handler=handler, metrics=metrics, prefs=prefs, default_lang=config.bot.default_lang)
     runtime_ref: list[Runtime] = []
 
@@ -398,7 +396,7 @@ async def serve(
         return EXIT_OK
     except AdapterStartError as exc:
         log.error("cannot start: %s", exc)
-        return EXIT_START_FAILED
+        return EXIT_FAILURE
     finally:
         if runtime_ref and not runtime_ref[0].stopping:
             await runtime_ref[0].stop()
