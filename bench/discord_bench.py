@@ -18,39 +18,34 @@ clock is disturbed. Runs alternate between the contenders and the best of each i
 3. Time inside the shared handler per answer, p50/p99 (target p99 <= 1 ms), with the renderer
    and the whole responder shown beside it.
 
-Usage: ``.venv/bin/python bench/discord.py [--seconds 6] [--rounds 3] [--window 32]`` (about 2 minutes)
+Usage: ``.venv/bin/python bench/discord_bench.py [--seconds 6] [--rounds 3] [--window 32]`` (about 2 minutes)
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import multiprocessing
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-# This file is called discord.py: drop its folder from the import path, or "import discord"
-# below would import this very script instead of discord.py.
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import contextlib  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import multiprocessing  # noqa: E402
-import os  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from typing import Any  # noqa: E402
 
 QUERIES = [
     "404", "503", "500", "418", "429", "301", "5xx", "4xx", "not found", "too many requests",

@@ -1,6 +1,6 @@
 """Telegram benchmark: this bot against a bare python-telegram-bot bot, same emulator, same run.
 
-Run: ``.venv/bin/python bench/telegram.py [--updates 1500] [--rounds 2]``.
+Run: ``.venv/bin/python bench/telegram_bench.py [--updates 1500] [--rounds 2]``.
 
 The Bot API emulator (``tests/telegram_emulator.py``) runs in this process; each bot runs in a
 child process of its own, so the two never share a core with the emulator and each reports its
@@ -31,11 +31,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, this file's folder comes first on sys.path, and this file is named like the
-# library: drop the folder so that ``import telegram`` finds python-telegram-bot.
-sys.path[:] = [str(ROOT), str(ROOT / "tests")] + [
-    p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent
-]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from telegram_emulator import TelegramEmulator  # noqa: E402
 
