@@ -4,7 +4,7 @@ Three measurements, each against a baseline run on the same machine in the same 
 
 1. Interactions per second through the gateway: this bot vs a bare discord.py bot that answers
    every ``/http`` with a constant embed (a typical card's size, with its two link buttons). Both
-   run in their own process against the same emulator (tests/discord_emulator.py) in this
+   run in their own process against the same emulator (tests/support/discord_emulator.py) in this
    process, which keeps a fixed number of interactions in flight and counts callbacks.
    Target: ratio >= 0.9.
 2. Requests per second of the HTTP interactions endpoint vs a bare aiohttp endpoint doing the same
@@ -299,7 +299,7 @@ def finish(process: subprocess.Popen[str]) -> None:
 
 async def gateway_round(kind: str, seconds: float, window: int) -> Run:
     """One bot answering for ``seconds`` with ``window`` interactions kept in flight."""
-    from discord_emulator import DiscordEmulator
+    from support.discord_emulator import DiscordEmulator
 
     async with DiscordEmulator(check_payloads=False) as emu:
         emu.keep_callbacks = False
@@ -354,7 +354,7 @@ def signed_requests(key_hex: str, count: int = 200) -> list[tuple[str, str, str]
     """Pre-signed (signature, timestamp, body) triples: commands over the query mix."""
     from nacl.signing import SigningKey
 
-    from discord_emulator import DiscordEmulator
+    from support.discord_emulator import DiscordEmulator
 
     key = SigningKey(bytes.fromhex(key_hex))
     payloads = DiscordEmulator()
@@ -508,7 +508,7 @@ def bench_handler(iterations: int) -> dict[str, dict[str, float]]:
     from bot.service import Service
     from handlers import Handler, Request, load
 
-    from discord_emulator import DiscordEmulator
+    from support.discord_emulator import DiscordEmulator
 
     handler = Handler(load())
     handler.warm()

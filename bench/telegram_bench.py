@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python bench/telegram_bench.py [--updates 1500] [--rounds 2]``.
 
-The Bot API emulator (``tests/telegram_emulator.py``) runs in this process; each bot runs in a
+The Bot API emulator (``tests/support/telegram_emulator.py``) runs in this process; each bot runs in a
 child process of its own, so the two never share a core with the emulator and each reports its
 own peak RSS. For every round and scenario the bare bot and ours are fed the same updates:
 
@@ -33,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from telegram_emulator import TelegramEmulator  # noqa: E402
+from support.telegram_emulator import TelegramEmulator  # noqa: E402
 
 WORDS = (
     "not found",

@@ -30,7 +30,7 @@ from bot.config import DiscordConfig
 from bot.service import Service
 from handlers import Handler, load
 
-from discord_emulator import LOCALES, DiscordEmulator, SpecValidator, command_problems
+from support.discord_emulator import LOCALES, DiscordEmulator, SpecValidator, command_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 VALIDATOR = SpecValidator.load()

@@ -24,7 +24,7 @@ from bot.service import Service
 from bot.storage import MemoryPreferences
 from handlers import Handler, load
 
-from discord_emulator import DiscordEmulator, SpecValidator
+from support.discord_emulator import DiscordEmulator, SpecValidator
 
 GUILD = 900000000000000001
 VALIDATOR = SpecValidator.load()

@@ -25,7 +25,7 @@ from bot.service import Service
 from bot.storage import MemoryPreferences, PreferenceStore
 from handlers import Handler, load
 
-from discord_emulator import DiscordEmulator, SpecValidator, choices_problems, message_problems
+from support.discord_emulator import DiscordEmulator, SpecValidator, choices_problems, message_problems
 
 VALIDATOR = SpecValidator.load()
 KEY = SigningKey.generate()

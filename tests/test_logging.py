@@ -109,9 +109,9 @@ def test_install_redaction_wraps_existing_handlers() -> None:
 async def test_no_secret_in_the_logs_of_a_serving_process_at_debug(
     bot_env: dict[str, str], tmp_path: Path
 ) -> None:
-    from discord_emulator import DiscordEmulator
-    from emulated_config import emulated_config
-    from telegram_emulator import Faults, TelegramEmulator
+    from support.discord_emulator import DiscordEmulator
+    from support.emulated_config import emulated_config
+    from support.telegram_emulator import Faults, TelegramEmulator
 
     async with TelegramEmulator() as telegram, DiscordEmulator() as discord:
         # A failed send and its retry log the request too.

@@ -154,8 +154,8 @@ async def test_healthz_follows_each_platform_going_away_and_coming_back(
     from bot.adapters.discord_gateway import DiscordGatewayAdapter
     from bot.adapters.telegram_bot import TelegramAdapter
 
-    from discord_emulator import DiscordEmulator
-    from telegram_emulator import TelegramEmulator
+    from support.discord_emulator import DiscordEmulator
+    from support.telegram_emulator import TelegramEmulator
 
     async with TelegramEmulator() as telegram, DiscordEmulator(heartbeat_interval=1.0) as discord:
         tg_relay, dc_relay = Relay(telegram.port), Relay(discord.port)

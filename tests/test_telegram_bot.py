@@ -31,7 +31,7 @@ from bot.config import TelegramConfig
 from bot.service import Service
 from handlers import Handler, Request, load
 
-from telegram_emulator import BOT_USERNAME, Faults, SpecChecker, TelegramEmulator, free_port
+from support.telegram_emulator import BOT_USERNAME, Faults, SpecChecker, TelegramEmulator, free_port
 
 # PTB itself warns (inside RetryAfter.__init__) about the future type of retry_after.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
