@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.logging_setup import REDACTED, install_redaction, setup_logging
+from bot.logging_setup import install_redaction, setup_logging
+from bot.redaction import REDACTED
 
 from conftest import free_port, spawn_bot, wait_healthy
 

@@ -20,13 +20,14 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from bot.config import DiscordConfig
+from bot.redaction import RedactingFilter
 from bot.render.discord_embed import (
     CHOICE_NAME_MAX,
     CHOICES_MAX,
@@ -93,6 +94,10 @@ LANGUAGE_OPTION = "language"
 EXPLAIN_KEY = "cmd_explain_message"
 # Longer queries are rare and seldom repeated: not worth a cache slot.
 CACHED_TEXT_MAX = 100
+# Loggers whose records could carry the bot token. discord.py 2.7 does not log the token itself
+# (it logs request bodies, URLs with *interaction* tokens, and gateway events, never the IDENTIFY
+# payload), but an exception message, a third-party library or a future version might.
+REDACTED_LOGGERS = ("discord", "aiohttp", "bot", "asyncio")
 
 
 # ---- the command set -----------------------------------------------------------------------------
@@ -492,69 +497,6 @@ def _describe(inv: Invocation) -> str:
     return f"autocomplete /{name}" if inv.type == AUTOCOMPLETE else f"command {name!r}"
 
 
-# ---- keeping the token out of logs ---------------------------------------------------------------
-
-REDACTED = "[redacted]"
-
-
-class RedactSecrets(logging.Filter):
-    """Replaces secrets in log records (message, arguments and traceback text) before any handler.
-
-    discord.py 2.7 does not log the bot token itself (it logs request bodies, URLs with
-    *interaction* tokens, and gateway events, never the IDENTIFY payload), but an exception
-    message, a third-party library or a future version might: this is the guarantee.
-    """
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        self.secrets = tuple(s for s in secrets if s)
-
-    def _clean(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, REDACTED)
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record in place; never drops it."""
-        message = record.getMessage()
-        if any(s in message for s in self.secrets):
-            record.msg = self._clean(message)
-            record.args = None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text and any(s in record.exc_text for s in self.secrets):
-            record.exc_text = self._clean(record.exc_text)
-        return True
-
-
-_GUARDED_LOGGERS = ("discord", "aiohttp", "bot", "asyncio")
-
-
-def guard_logs(*secrets: str) -> Callable[[], None]:
-    """Install :class:`RedactSecrets` where records are created and handled; returns the undo.
-
-    A filter on a logger only sees records created by that very logger (not its children), so it
-    goes on every existing logger of the libraries involved, and on the root handlers.
-    """
-    guard = RedactSecrets(secrets)
-    if not guard.secrets:
-        return lambda: None
-    targets: list[logging.Filterer] = [logging.getLogger(), *logging.getLogger().handlers]
-    for name in list(logging.root.manager.loggerDict):
-        if name.split(".", 1)[0] in _GUARDED_LOGGERS:
-            targets.append(logging.getLogger(name))
-    for name in _GUARDED_LOGGERS:
-        targets.append(logging.getLogger(name))
-    for target in targets:
-        target.addFilter(guard)
-
-    def undo() -> None:
-        for target in targets:
-            target.removeFilter(guard)
-
-    return undo
-
-
 # ---- registering the commands --------------------------------------------------------------------
 
 
@@ -641,7 +583,8 @@ async def sync_commands(
 
         handler = Handler(load())
     payload = command_payloads(handler)
-    undo = guard_logs(config.token)
+    guard = RedactingFilter([config.token])
+    guard.attach(REDACTED_LOGGERS)
     try:
         timeout = aiohttp.ClientTimeout(total=30)
         async with aiohttp.ClientSession(timeout=timeout) as session:
@@ -653,7 +596,7 @@ async def sync_commands(
             where = f"/guilds/{guild_id}" if guild_id else ""
             registered = await rest.call("PUT", f"/applications/{app_id}{where}/commands", payload)
     finally:
-        undo()
+        guard.detach()
     count = len(registered) if isinstance(registered, list) else len(payload)
     log.info("discord: registered %d commands %s", count, f"in guild {guild_id}" if guild_id else "globally")
     return count

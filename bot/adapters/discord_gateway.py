@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Callable
 from typing import Any, TypeAlias
 
 import aiohttp
@@ -27,25 +26,22 @@ from discord.ext import commands
 from bot.adapters.base import AdapterStartError
 from bot.adapters.discord_commands import (
     AUTOCOMPLETE_RESULT,
+    REDACTED_LOGGERS,
     CommandSyncError,
     Invocation,
     Responder,
     api_root,
-    guard_logs,
     sync_commands,
     sync_on_start,
 )
 from bot.config import DiscordConfig
+from bot.redaction import RedactingFilter
 from bot.render.discord_embed import EPHEMERAL
 from bot.service import Service
 
 log = logging.getLogger(__name__)
 
 AnyBot: TypeAlias = commands.Bot | commands.AutoShardedBot
-
-
-def _nothing() -> None:
-    return None
 
 
 class _DelegatingTree(app_commands.CommandTree[commands.Bot]):
@@ -198,7 +194,7 @@ class DiscordGatewayAdapter:
         self._bot: AnyBot | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
-        self._undo_log_guard: Callable[[], None] = _nothing
+        self._log_guard = RedactingFilter([config.token])
         self._quiet = _ExpectedWarnings()
 
     @property
@@ -234,7 +230,7 @@ class DiscordGatewayAdapter:
         Raises :class:`AdapterStartError` when the token is refused, the API cannot be reached,
         or the gateway closes for good (bad shard settings, missing intents).
         """
-        self._undo_log_guard = guard_logs(self._config.token)
+        self._log_guard.attach(REDACTED_LOGGERS)
         self._quiet.install()
         self._endpoints.apply()
         self._service.handler.warm()
@@ -301,7 +297,7 @@ class DiscordGatewayAdapter:
         self._bot = None
         self._endpoints.restore()
         self._quiet.remove()
-        self._undo_log_guard()
+        self._log_guard.detach()
 
     async def stop(self) -> None:
         """Close the gateway connection and the HTTP session; restore discord.py's endpoints."""

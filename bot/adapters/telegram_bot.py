@@ -49,9 +49,10 @@ from telegram.ext import (
 )
 
 from bot.adapters.base import AdapterStartError
-from bot.adapters.telegram_delivery import Delivery, RetryPolicy, SecretFilter
+from bot.adapters.telegram_delivery import Delivery, RetryPolicy
 from bot.adapters.telegram_transport import JsonRequest, PollingRequest
 from bot.config import TelegramConfig
+from bot.redaction import RedactingFilter
 from bot.render.telegram_html import Button, TelegramMessage, render_html, render_text
 from bot.service import Service
 from handlers import Item, Reply, Request
@@ -79,6 +80,9 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
 GROUP_TYPES = frozenset({Chat.GROUP, Chat.SUPERGROUP})
 _CACHE_SIZE = 4096
+# Loggers that may print the token: httpx and httpcore log request URLs (``/bot<token>/getMe``),
+# python-telegram-bot puts it in some exception messages, asyncio prints unhandled tracebacks.
+REDACTED_LOGGERS = ("httpx", "httpcore", "telegram", "aiohttp", "asyncio", "bot")
 
 
 def _argument(text: str | None) -> str:
@@ -124,7 +128,7 @@ class TelegramAdapter:
         self.inline_page_size = max(1, min(inline_page_size, INLINE_MAX_RESULTS))
         self._register = register_commands
         self._delivery = Delivery(service.metrics, retry)
-        self._redactor = SecretFilter((config.token, config.secret_token))
+        self._redactor = RedactingFilter((config.token, config.secret_token))
         self._application: TelegramApplication | None = None
         self._polling: PollingRequest | None = None
         self._runner: web.AppRunner | None = None
@@ -218,7 +222,7 @@ class TelegramAdapter:
             raise AdapterStartError("webhook mode needs [telegram] secret_token (or TELEGRAM_WEBHOOK_SECRET)")
         # Before PTB builds its bot (which logs its API URL at DEBUG) and makes its first
         # request (httpx logs every URL): both carry the token.
-        self._redactor.attach()
+        self._redactor.attach(REDACTED_LOGGERS)
         try:
             self.service.handler.warm()
             self._application = app = self._build()
