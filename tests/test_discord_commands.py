@@ -17,13 +17,13 @@ from bot.adapters.discord_commands import (
     Responder,
     api_root,
     command_payloads,
-    create_adapter,
     discord_locales,
     sync_commands,
     sync_on_start,
 )
 from bot.adapters.discord_interactions import DiscordInteractionsAdapter
-from bot.config import DiscordConfig
+from bot.config import DiscordConfig, parse
+from bot.runtime import adapter_factories
 from bot.service import Service
 from handlers import Handler, load
 
@@ -150,8 +150,9 @@ def test_start_time_registration_is_for_development_guilds_only() -> None:
 
 
 def test_the_interactions_mode_does_not_need_discord_py() -> None:
-    config = DiscordConfig(mode="interactions", public_key="00" * 32)
-    assert isinstance(create_adapter(config, Service(Handler(load()))), DiscordInteractionsAdapter)
+    config = parse({"discord": {"enabled": True, "mode": "interactions", "public_key": "00" * 32}}, {})
+    factories = adapter_factories(config, Service(Handler(load())), lambda: None)
+    assert isinstance(factories["discord"](), DiscordInteractionsAdapter)
 
 
 async def test_answers_are_cached_by_text_language_and_privacy_but_random_is_not() -> None:

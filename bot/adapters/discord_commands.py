@@ -22,7 +22,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 
@@ -40,9 +40,6 @@ from bot.render.discord_embed import (
 )
 from bot.service import Service
 from handlers import Handler, Request
-
-if TYPE_CHECKING:
-    from bot.adapters.base import Adapter
 
 log = logging.getLogger(__name__)
 
@@ -322,10 +319,6 @@ class Responder:
         self.handler = service.handler
         self._explain_name = explain_command_name(self.handler)
         self._cache = _Lru(cache_size) if cache_size else None
-
-    async def respond(self, inv: Invocation) -> dict[str, Any]:
-        """The callback body: type 4 with a message, or type 8 with autocomplete choices."""
-        return (await self.prepare(inv)).body
 
     async def prepare(self, inv: Invocation) -> Prepared:
         """The callback body, shared when cached.
@@ -611,14 +604,3 @@ def sync_on_start(config: DiscordConfig) -> bool:
     (``python -m bot sync-commands``).
     """
     return bool(config.dev_guild_id)
-
-
-def create_adapter(config: DiscordConfig, service: Service) -> Adapter:
-    """The adapter for ``config.mode``; only the gateway mode imports discord.py."""
-    if config.mode == "interactions":
-        from bot.adapters.discord_interactions import DiscordInteractionsAdapter
-
-        return DiscordInteractionsAdapter(config, service)
-    from bot.adapters.discord_gateway import DiscordGatewayAdapter
-
-    return DiscordGatewayAdapter(config, service)
