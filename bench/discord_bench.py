@@ -153,8 +153,8 @@ def child_gateway(kind: str, api: str, gateway: str, token: str) -> None:
     from discord import app_commands
     from discord.ext import commands
 
-    from bot.adapters.discord_gateway import DiscordGatewayAdapter
     from bot.config import DiscordConfig
+    from bot.platforms.discord.gateway import DiscordGatewayAdapter
     from bot.service import Service
     from handlers import Handler, load
 
@@ -218,8 +218,8 @@ def child_http(kind: str, port: int, public_key: str) -> None:
     from nacl.exceptions import BadSignatureError
     from nacl.signing import VerifyKey
 
-    from bot.adapters.discord_interactions import DiscordInteractionsAdapter
     from bot.config import DiscordConfig
+    from bot.platforms.discord.interactions import DiscordInteractionsAdapter
     from bot.service import Service
     from handlers import Handler, load
 
@@ -503,8 +503,8 @@ def bench_handler(iterations: int) -> dict[str, dict[str, float]]:
     Each is timed on the wall clock and on this thread's CPU clock: on a machine busy with other
     work the wall clock's tail is the scheduler's, the CPU clock's is ours.
     """
-    from bot.adapters.discord_commands import Invocation, Responder
-    from bot.render.discord_embed import render_message
+    from bot.platforms.discord.commands import Invocation, Responder
+    from bot.platforms.discord.render import render_message
     from bot.service import Service
     from handlers import Handler, Request, load
 

@@ -91,9 +91,9 @@ async def _child(kind: str, base_url: str, token: str) -> None:
     )
     from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes, InlineQueryHandler
 
-    from bot.adapters.telegram_bot import TelegramAdapter
     from bot.config import TelegramConfig
-    from bot.render.telegram_html import render_html
+    from bot.platforms.telegram.adapter import TelegramAdapter
+    from bot.platforms.telegram.render import render_html
     from bot.service import Service
     from handlers import Handler, Item, Reply, Request, load
 

@@ -110,6 +110,6 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, out: Te
             return _ask(args, handler, stdin, out)
         except BrokenPipeError:
             return EXIT_OK
-    from bot.adapters.console import run_console
+    from bot.platforms.console.adapter import run_console
 
     return run_console(handler, lang=args.lang, locale=env_locale())

@@ -27,11 +27,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from bot.adapters.base import Adapter, AdapterStartError
 from bot.config import Config
 from bot.exit_codes import EXIT_FAILURE, EXIT_OK
 from bot.metrics import Metrics
 from bot.ops import OpsServer
+from bot.platforms.base import Adapter, AdapterStartError
 from bot.service import Service
 from bot.storage import SqlitePreferences
 from handlers import Handler
@@ -53,7 +53,7 @@ def adapter_factories(
     factories: dict[str, AdapterFactory] = {}
     try:
         if config.telegram.enabled:
-            from bot.adapters.telegram_bot import TelegramAdapter
+            from bot.platforms.telegram.adapter import TelegramAdapter
 
             tg = config.telegram
             # Leave the runtime's own deadline some room to close connections after the drain.
@@ -62,18 +62,18 @@ def adapter_factories(
         if config.discord.enabled:
             dc = config.discord
             if dc.mode == "interactions":
-                from bot.adapters.discord_interactions import DiscordInteractionsAdapter
+                from bot.platforms.discord.interactions import DiscordInteractionsAdapter
 
                 factories["discord"] = lambda: DiscordInteractionsAdapter(dc, service)
             else:
-                from bot.adapters.discord_gateway import DiscordGatewayAdapter
+                from bot.platforms.discord.gateway import DiscordGatewayAdapter
 
                 factories["discord"] = lambda: DiscordGatewayAdapter(dc, service)
     except ImportError as exc:
         raise AdapterStartError(f"platform support is missing: {exc}") from exc
     if config.console.enabled:
-        from bot.adapters.console import ConsoleAdapter
         from bot.cli import env_locale
+        from bot.platforms.console.adapter import ConsoleAdapter
 
         def console() -> Adapter:
             # The user leaving the prompt (quit, Ctrl-D, end of input) ends the process.

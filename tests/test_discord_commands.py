@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.discord_commands import (
+from bot.config import DiscordConfig, parse
+from bot.platforms.discord.commands import (
     DISCORD_LOCALES,
     CommandSyncError,
     Invocation,
@@ -21,8 +22,7 @@ from bot.adapters.discord_commands import (
     sync_commands,
     sync_on_start,
 )
-from bot.adapters.discord_interactions import DiscordInteractionsAdapter
-from bot.config import DiscordConfig, parse
+from bot.platforms.discord.interactions import DiscordInteractionsAdapter
 from bot.runtime import adapter_factories
 from bot.service import Service
 from handlers import Handler, load

@@ -15,12 +15,12 @@ import aiohttp
 import pytest
 from nacl.signing import SigningKey
 
-from bot.adapters.base import AdapterStartError
-from bot.adapters.discord_commands import MANAGE_GUILD
-from bot.adapters.discord_interactions import MAX_BODY, DiscordInteractionsAdapter
 from bot.config import DiscordConfig
 from bot.metrics import Metrics
-from bot.render.discord_embed import EPHEMERAL
+from bot.platforms.base import AdapterStartError
+from bot.platforms.discord.commands import MANAGE_GUILD
+from bot.platforms.discord.interactions import MAX_BODY, DiscordInteractionsAdapter
+from bot.platforms.discord.render import EPHEMERAL
 from bot.service import Service
 from bot.storage import MemoryPreferences, PreferenceStore
 from handlers import Handler, load

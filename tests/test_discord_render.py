@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.render.discord_embed import (
+from bot.platforms.discord.render import (
     EPHEMERAL,
     RLM,
     ShareKey,

@@ -151,8 +151,8 @@ async def _until_status(
 async def test_healthz_follows_each_platform_going_away_and_coming_back(
     session: aiohttp.ClientSession,
 ) -> None:
-    from bot.adapters.discord_gateway import DiscordGatewayAdapter
-    from bot.adapters.telegram_bot import TelegramAdapter
+    from bot.platforms.discord.gateway import DiscordGatewayAdapter
+    from bot.platforms.telegram.adapter import TelegramAdapter
 
     from support.discord_emulator import DiscordEmulator
     from support.telegram_emulator import TelegramEmulator

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.base import Adapter, AdapterStartError
 from bot.config import Config, parse
 from bot.metrics import Metrics
 from bot.ops import OpsServer
+from bot.platforms.base import Adapter, AdapterStartError
 from bot.runtime import AdapterBuilder, AdapterFactory, Runtime, serve
 from bot.service import Service
 from handlers import Handler, load

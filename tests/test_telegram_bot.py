@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 from telegram.error import BadRequest
 
-from bot.adapters.base import AdapterStartError
-from bot.adapters.telegram_bot import TelegramAdapter
-from bot.adapters.telegram_delivery import RetryPolicy
 from bot.config import TelegramConfig
+from bot.platforms.base import AdapterStartError
+from bot.platforms.telegram.adapter import TelegramAdapter
+from bot.platforms.telegram.delivery import RetryPolicy
 from bot.service import Service
 from handlers import Handler, Request, load
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
-from bot.adapters.telegram_delivery import Delivery, RetryPolicy, retry_reason
 from bot.metrics import Metrics
+from bot.platforms.telegram.delivery import Delivery, RetryPolicy, retry_reason
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 TOKEN = "123456:ABC-def_ghi"

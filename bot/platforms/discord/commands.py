@@ -27,8 +27,7 @@ from typing import Any
 import aiohttp
 
 from bot.config import DiscordConfig
-from bot.redaction import RedactingFilter
-from bot.render.discord_embed import (
+from bot.platforms.discord.render import (
     CHOICE_NAME_MAX,
     CHOICES_MAX,
     ShareKey,
@@ -38,10 +37,12 @@ from bot.render.discord_embed import (
     render_text,
     truncate,
 )
+from bot.redaction import RedactingFilter
 from bot.service import Service
 from handlers import Handler, Request
 
-log = logging.getLogger(__name__)
+# Named as before the move into bot.platforms: operators filter log lines on it.
+log = logging.getLogger("bot.adapters.discord_commands")
 
 DEFAULT_API = "https://discord.com/api/v10"
 USER_AGENT = "DiscordBot (https://github.com/http-status-bot/http-status-bot, 0.1.0)"

@@ -48,16 +48,17 @@ from telegram.ext import (
     filters,
 )
 
-from bot.adapters.base import AdapterStartError
-from bot.adapters.telegram_delivery import Delivery, RetryPolicy
-from bot.adapters.telegram_transport import JsonRequest, PollingRequest
 from bot.config import TelegramConfig
+from bot.platforms.base import AdapterStartError
+from bot.platforms.telegram.delivery import Delivery, RetryPolicy
+from bot.platforms.telegram.render import Button, TelegramMessage, render_html, render_text
+from bot.platforms.telegram.transport import JsonRequest, PollingRequest
 from bot.redaction import RedactingFilter
-from bot.render.telegram_html import Button, TelegramMessage, render_html, render_text
 from bot.service import Service
 from handlers import Item, Reply, Request
 
-log = logging.getLogger(__name__)
+# Named as before the move into bot.platforms: operators filter log lines on it.
+log = logging.getLogger("bot.adapters.telegram_bot")
 
 Context: TypeAlias = ContextTypes.DEFAULT_TYPE
 TelegramApplication: TypeAlias = Application[

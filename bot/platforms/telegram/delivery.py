@@ -33,7 +33,8 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.metrics import Metrics
 
-log = logging.getLogger(__name__)
+# Named as before the move into bot.platforms: operators filter log lines on it.
+log = logging.getLogger("bot.adapters.telegram_delivery")
 
 T = TypeVar("T")
 

@@ -1,9 +1,9 @@
 """The Discord gateway adapter: discord.py's ``Bot`` (or ``AutoShardedBot``) on our event loop.
 
-Interactions arrive as gateway events; :class:`~bot.adapters.discord_commands.Responder` answers
+Interactions arrive as gateway events; :class:`~bot.platforms.discord.commands.Responder` answers
 them exactly as it does for the HTTP endpoint, and the callback body it returns is sent through
 discord.py's public ``InteractionResponse`` API. discord.py's own command tree is bypassed: the
-command set is defined once, as API payloads, in :mod:`bot.adapters.discord_commands`.
+command set is defined once, as API payloads, in :mod:`bot.platforms.discord.commands`.
 
 Disconnects are discord.py's business: it reconnects with RESUME (op 6) on the
 ``resume_gateway_url`` from READY, and Discord replays the events missed in between.
@@ -23,8 +23,9 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot.adapters.base import AdapterStartError
-from bot.adapters.discord_commands import (
+from bot.config import DiscordConfig
+from bot.platforms.base import AdapterStartError
+from bot.platforms.discord.commands import (
     AUTOCOMPLETE_RESULT,
     REDACTED_LOGGERS,
     CommandSyncError,
@@ -34,12 +35,12 @@ from bot.adapters.discord_commands import (
     sync_commands,
     sync_on_start,
 )
-from bot.config import DiscordConfig
+from bot.platforms.discord.render import EPHEMERAL
 from bot.redaction import RedactingFilter
-from bot.render.discord_embed import EPHEMERAL
 from bot.service import Service
 
-log = logging.getLogger(__name__)
+# Named as before the move into bot.platforms: operators filter log lines on it.
+log = logging.getLogger("bot.adapters.discord_gateway")
 
 AnyBot: TypeAlias = commands.Bot | commands.AutoShardedBot
 

@@ -1,0 +1,1 @@
+"""The console: a local prompt, no token needed."""

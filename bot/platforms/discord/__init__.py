@@ -1,0 +1,1 @@
+"""Discord: slash commands, autocomplete and a message command, over the gateway or HTTP."""

@@ -1,0 +1,1 @@
+"""Telegram: python-telegram-bot on the runtime's loop, by long polling or a webhook."""
