@@ -503,8 +503,8 @@ def bench_handler(iterations: int) -> dict[str, dict[str, float]]:
     Each is timed on the wall clock and on this thread's CPU clock: on a machine busy with other
     work the wall clock's tail is the scheduler's, the CPU clock's is ours.
     """
-    from bot.platforms.discord.commands import Invocation, Responder
     from bot.platforms.discord.render import render_message
+    from bot.platforms.discord.responder import Invocation, Responder
     from bot.service import Service
     from handlers import Handler, Request, load
 

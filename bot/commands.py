@@ -159,7 +159,7 @@ def sync_commands(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     setup_logging(config.logging.level, config.logging.format, secrets(config))
     try:
-        from bot.platforms.discord.commands import sync_commands as sync
+        from bot.platforms.discord.sync import sync_commands as sync
     except ImportError as exc:
         err.write(f"Discord support is missing: {exc}\n")
         return EXIT_FAILURE

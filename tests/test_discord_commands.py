@@ -10,19 +10,10 @@ from pathlib import Path
 import pytest
 
 from bot.config import DiscordConfig, parse
-from bot.platforms.discord.commands import (
-    DISCORD_LOCALES,
-    CommandSyncError,
-    Invocation,
-    Prepared,
-    Responder,
-    api_root,
-    command_payloads,
-    discord_locales,
-    sync_commands,
-    sync_on_start,
-)
+from bot.platforms.discord.commands import DISCORD_LOCALES, command_payloads, discord_locales
 from bot.platforms.discord.interactions import DiscordInteractionsAdapter
+from bot.platforms.discord.responder import Invocation, Prepared, Responder
+from bot.platforms.discord.sync import CommandSyncError, api_root, sync_commands, sync_on_start
 from bot.runtime import adapter_factories
 from bot.service import Service
 from handlers import Handler, load

@@ -17,9 +17,9 @@ import pytest
 from bot.config import DiscordConfig
 from bot.metrics import Metrics
 from bot.platforms.base import AdapterStartError
-from bot.platforms.discord.commands import ADMINISTRATOR, MANAGE_GUILD
 from bot.platforms.discord.gateway import DiscordGatewayAdapter
 from bot.platforms.discord.render import EPHEMERAL
+from bot.platforms.discord.responder import ADMINISTRATOR, MANAGE_GUILD
 from bot.service import Service
 from bot.storage import MemoryPreferences
 from handlers import Handler, load

@@ -18,9 +18,9 @@ from nacl.signing import SigningKey
 from bot.config import DiscordConfig
 from bot.metrics import Metrics
 from bot.platforms.base import AdapterStartError
-from bot.platforms.discord.commands import MANAGE_GUILD
 from bot.platforms.discord.interactions import MAX_BODY, DiscordInteractionsAdapter
 from bot.platforms.discord.render import EPHEMERAL
+from bot.platforms.discord.responder import MANAGE_GUILD
 from bot.service import Service
 from bot.storage import MemoryPreferences, PreferenceStore
 from handlers import Handler, load

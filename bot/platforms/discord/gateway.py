@@ -1,6 +1,6 @@
 """The Discord gateway adapter: discord.py's ``Bot`` (or ``AutoShardedBot``) on our event loop.
 
-Interactions arrive as gateway events; :class:`~bot.platforms.discord.commands.Responder` answers
+Interactions arrive as gateway events; :class:`~bot.platforms.discord.responder.Responder` answers
 them exactly as it does for the HTTP endpoint, and the callback body it returns is sent through
 discord.py's public ``InteractionResponse`` API. discord.py's own command tree is bypassed: the
 command set is defined once, as API payloads, in :mod:`bot.platforms.discord.commands`.
@@ -25,17 +25,15 @@ from discord.ext import commands
 
 from bot.config import DiscordConfig
 from bot.platforms.base import AdapterStartError
-from bot.platforms.discord.commands import (
-    AUTOCOMPLETE_RESULT,
+from bot.platforms.discord.render import EPHEMERAL
+from bot.platforms.discord.responder import AUTOCOMPLETE_RESULT, Invocation, Responder
+from bot.platforms.discord.sync import (
     REDACTED_LOGGERS,
     CommandSyncError,
-    Invocation,
-    Responder,
     api_root,
     sync_commands,
     sync_on_start,
 )
-from bot.platforms.discord.render import EPHEMERAL
 from bot.redaction import RedactingFilter
 from bot.service import Service
 

@@ -25,7 +25,7 @@ from nacl.signing import VerifyKey
 
 from bot.config import DiscordConfig
 from bot.platforms.base import AdapterStartError
-from bot.platforms.discord.commands import PING, PONG, Invocation, Responder
+from bot.platforms.discord.responder import PING, PONG, Invocation, Responder
 from bot.service import Service
 
 # Named as before the move into bot.platforms: operators filter log lines on it.
