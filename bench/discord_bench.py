@@ -153,7 +153,7 @@ def child_gateway(kind: str, api: str, gateway: str, token: str) -> None:
     from discord import app_commands
     from discord.ext import commands
 
-    from bot.config import DiscordConfig
+    from bot.platforms.discord.config import DiscordConfig
     from bot.platforms.discord.gateway import DiscordGatewayAdapter
     from bot.service import Service
     from handlers import Handler, load
@@ -218,7 +218,7 @@ def child_http(kind: str, port: int, public_key: str) -> None:
     from nacl.exceptions import BadSignatureError
     from nacl.signing import VerifyKey
 
-    from bot.config import DiscordConfig
+    from bot.platforms.discord.config import DiscordConfig
     from bot.platforms.discord.interactions import DiscordInteractionsAdapter
     from bot.service import Service
     from handlers import Handler, load

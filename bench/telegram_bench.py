@@ -91,8 +91,8 @@ async def _child(kind: str, base_url: str, token: str) -> None:
     )
     from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes, InlineQueryHandler
 
-    from bot.config import TelegramConfig
     from bot.platforms.telegram.adapter import TelegramAdapter
+    from bot.platforms.telegram.config import TelegramConfig
     from bot.platforms.telegram.render import render_html
     from bot.service import Service
     from handlers import Handler, Item, Reply, Request, load

@@ -1,4 +1,4 @@
-"""The command line: ``console``, ``ask``, ``run``, ``check-config`` and ``sync-commands``.
+"""The command line: ``console``, ``ask``, and the operator commands of :mod:`bot.commands`.
 
 Platform libraries are imported only by the commands that need them, so ``ask`` and ``console``
 start fast and work without discord.py or python-telegram-bot being importable.
@@ -45,16 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--lang", help="answer in this language (en, fr, de, ...)")
     ask.add_argument("--json", action="store_true", help="print one JSON object per answer")
 
-    for name, text in (
-        ("run", "start every enabled platform adapter"),
-        ("check-config", "validate the configuration and print it with secrets masked"),
-    ):
-        cmd = sub.add_parser(name, help=text)
-        cmd.add_argument("--config", metavar="FILE", help="TOML file (default: $BOT_CONFIG)")
+    # Declared beside their code: run, check-config, and what each platform adds (sync-commands).
+    from bot.commands import add_operator_commands
 
-    sync = sub.add_parser("sync-commands", help="register the Discord commands through the REST API")
-    sync.add_argument("--config", metavar="FILE", help="TOML file (default: $BOT_CONFIG)")
-    sync.add_argument("--guild", type=int, metavar="ID", help="a guild (instant) instead of global")
+    add_operator_commands(sub)
     return parser
 
 
@@ -96,7 +90,7 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, out: Te
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    if args.command in ("run", "check-config", "sync-commands"):
+    if getattr(args, "operator", False):
         from bot.commands import run_command
 
         return run_command(args)

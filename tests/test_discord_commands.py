@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DiscordConfig, parse
+from bot.config import parse
 from bot.platforms.discord.commands import DISCORD_LOCALES, command_payloads, discord_locales
+from bot.platforms.discord.config import DiscordConfig
 from bot.platforms.discord.interactions import DiscordInteractionsAdapter
 from bot.platforms.discord.responder import Invocation, Prepared, Responder
 from bot.platforms.discord.sync import CommandSyncError, api_root, sync_commands, sync_on_start

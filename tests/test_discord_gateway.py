@@ -14,9 +14,9 @@ from typing import Any
 import discord
 import pytest
 
-from bot.config import DiscordConfig
 from bot.metrics import Metrics
 from bot.platforms.base import AdapterStartError
+from bot.platforms.discord.config import DiscordConfig
 from bot.platforms.discord.gateway import DiscordGatewayAdapter
 from bot.platforms.discord.render import EPHEMERAL
 from bot.platforms.discord.responder import ADMINISTRATOR, MANAGE_GUILD

@@ -15,9 +15,9 @@ import aiohttp
 import pytest
 from nacl.signing import SigningKey
 
-from bot.config import DiscordConfig
 from bot.metrics import Metrics
 from bot.platforms.base import AdapterStartError
+from bot.platforms.discord.config import DiscordConfig
 from bot.platforms.discord.interactions import MAX_BODY, DiscordInteractionsAdapter
 from bot.platforms.discord.render import EPHEMERAL
 from bot.platforms.discord.responder import MANAGE_GUILD

@@ -11,9 +11,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.config import DiscordConfig, TelegramConfig
 from bot.metrics import Metrics
 from bot.ops import OpsServer, health
+from bot.platforms.discord.config import DiscordConfig
+from bot.platforms.telegram.config import TelegramConfig
 from bot.runtime import Runtime
 from bot.service import Service
 from handlers import Handler, Request, load

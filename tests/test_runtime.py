@@ -14,8 +14,8 @@ import pytest
 from bot.config import Config, parse
 from bot.metrics import Metrics
 from bot.ops import OpsServer
-from bot.platforms.base import Adapter, AdapterStartError
-from bot.runtime import AdapterBuilder, AdapterFactory, Runtime, serve
+from bot.platforms.base import Adapter, AdapterFactory, AdapterStartError
+from bot.runtime import AdapterBuilder, Runtime, serve
 from bot.service import Service
 from handlers import Handler, load
 

@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 from telegram.error import BadRequest
 
-from bot.config import TelegramConfig
 from bot.platforms.base import AdapterStartError
 from bot.platforms.telegram.adapter import TelegramAdapter
+from bot.platforms.telegram.config import TelegramConfig
 from bot.platforms.telegram.delivery import RetryPolicy
 from bot.service import Service
 from handlers import Handler, Request, load

@@ -23,8 +23,8 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot.config import DiscordConfig
 from bot.platforms.base import AdapterStartError
+from bot.platforms.discord.config import DiscordConfig
 from bot.platforms.discord.render import EPHEMERAL
 from bot.platforms.discord.responder import AUTOCOMPLETE_RESULT, Invocation, Responder
 from bot.platforms.discord.sync import (

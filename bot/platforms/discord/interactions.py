@@ -23,8 +23,8 @@ from aiohttp import web
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from bot.config import DiscordConfig
 from bot.platforms.base import AdapterStartError
+from bot.platforms.discord.config import DiscordConfig
 from bot.platforms.discord.responder import PING, PONG, Invocation, Responder
 from bot.service import Service
 

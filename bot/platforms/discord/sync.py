@@ -16,8 +16,8 @@ from typing import Any
 
 import aiohttp
 
-from bot.config import DiscordConfig
 from bot.platforms.discord.commands import command_payloads
+from bot.platforms.discord.config import DiscordConfig
 from bot.redaction import RedactingFilter
 from handlers import Handler
 

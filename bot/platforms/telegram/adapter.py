@@ -26,14 +26,14 @@ from telegram import BotCommand, Update
 from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import ApplicationBuilder
 
-from bot.config import TelegramConfig
 from bot.platforms.base import AdapterStartError
+from bot.platforms.telegram.config import TelegramConfig
 from bot.platforms.telegram.delivery import Delivery, RetryPolicy
 from bot.platforms.telegram.transport import JsonRequest, PollingRequest
 from bot.platforms.telegram.updates import (
     COMMANDS,
     INLINE_MAX_RESULTS,
-    PLATFORM,
+    NAME,
     Callback,
     Context,
     TelegramApplication,
@@ -59,7 +59,7 @@ REDACTED_LOGGERS = ("httpx", "httpcore", "telegram", "aiohttp", "asyncio", "bot"
 class TelegramAdapter:
     """Serves Telegram users from the shared :class:`~bot.service.Service`."""
 
-    platform = PLATFORM
+    platform = NAME
 
     def __init__(
         self,
@@ -371,7 +371,7 @@ class TelegramAdapter:
 
     def _on_poll_error(self, exc: TelegramError) -> None:
         # PTB keeps retrying with backoff; connected() reports the outage meanwhile.
-        self.service.metrics.error(PLATFORM, "connection")
+        self.service.metrics.error(NAME, "connection")
         log.warning("telegram: getUpdates failed: %s", exc)
 
     async def _on_error(self, update: object, context: Context) -> None:
@@ -389,15 +389,15 @@ class TelegramAdapter:
                 await work(update, context)
             except BadRequest:
                 # Telegram refused what we built (a bug on our side): apologise in plain text.
-                self.service.metrics.error(PLATFORM, "send")
+                self.service.metrics.error(NAME, "send")
                 log.exception("telegram: update %s: Telegram refused the answer", update.update_id)
                 await self._apologise(update)
             except TelegramError as exc:
                 # Retries exhausted or final (blocked by the user...): nothing more can be sent.
-                self.service.metrics.error(PLATFORM, "send")
+                self.service.metrics.error(NAME, "send")
                 log.error("telegram: update %s: answer not delivered: %s", update.update_id, exc)
             except Exception:
-                self.service.metrics.error(PLATFORM, "update")
+                self.service.metrics.error(NAME, "update")
                 log.exception("telegram: update %s: handler failed", update.update_id)
                 await self._apologise(update)
 

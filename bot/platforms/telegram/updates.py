@@ -36,7 +36,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.config import TelegramConfig
+from bot.platforms.telegram.config import TelegramConfig
 from bot.platforms.telegram.delivery import Delivery
 from bot.platforms.telegram.render import Button, TelegramMessage, render_html, render_text
 from bot.service import Service
@@ -53,7 +53,8 @@ Callback: TypeAlias = Callable[[Update, Context], Coroutine[Any, Any, None]]
 # Wraps a callback so that its failures are logged and apologised for (the adapter's guard).
 Guard: TypeAlias = Callable[[Callback], Callback]
 
-PLATFORM: Final = "telegram"
+# The platform's name: metrics label, preference key prefix, Request.platform.
+NAME: Final = "telegram"
 # Commands in registration order, with the ui key of their description.
 COMMANDS = (("http", "cmd_http"), ("start", "cmd_start"), ("help", "cmd_help"), ("lang", "cmd_lang"))
 INLINE_MAX_RESULTS = 50
@@ -236,7 +237,7 @@ class UpdateHandlers:
     async def _langs(self, update: Update, chat_id: int | None) -> tuple[str | None, ...]:
         user = update.effective_user
         return await self.service.langs(
-            f"{PLATFORM}:{chat_id}" if chat_id is not None else None,
+            f"{NAME}:{chat_id}" if chat_id is not None else None,
             explicit=None,
             user_locale=user.language_code if user else None,
         )
@@ -257,11 +258,11 @@ class UpdateHandlers:
         langs = await self._langs(update, message.chat_id)
         query = _argument(message.text)
         if query:
-            await self._answer(update, message, Request(query, langs, PLATFORM, "answer"))
+            await self._answer(update, message, Request(query, langs, NAME, "answer"))
             return
         replied = _replied_text(message)
         if replied is not None:
-            await self._answer(update, message, Request(replied, langs, PLATFORM, "explain"))
+            await self._answer(update, message, Request(replied, langs, NAME, "explain"))
             return
         await self._send(update, message, self._help(self.service.handler.language(langs)))
 
@@ -270,7 +271,7 @@ class UpdateHandlers:
         message = update.effective_message
         assert message is not None
         langs = await self._langs(update, message.chat_id)
-        await self._answer(update, message, Request(message.text or "", langs, PLATFORM, "answer"))
+        await self._answer(update, message, Request(message.text or "", langs, NAME, "answer"))
 
     async def on_start(self, update: Update, context: Context) -> None:
         """``/start``: help, or the card a deep link (``t.me/Bot?start=404``) points to."""
@@ -285,7 +286,7 @@ class UpdateHandlers:
                 await self._send(update, message, self._render(reply))
                 return
             query = payload.replace("_", " ")
-            await self._answer(update, message, Request(query, langs, PLATFORM, "answer"))
+            await self._answer(update, message, Request(query, langs, NAME, "answer"))
             return
         await self._send(update, message, self._help(handler.language(langs)))
 
@@ -321,7 +322,7 @@ class UpdateHandlers:
         message = update.effective_message
         assert message is not None
         handler = self.service.handler
-        key = f"{PLATFORM}:{message.chat_id}"
+        key = f"{NAME}:{message.chat_id}"
         langs = await self._langs(update, message.chat_id)
         lang = handler.language(langs)
         value = _argument(message.text)
@@ -374,11 +375,11 @@ class UpdateHandlers:
         return article
 
     def _inline_items(self, text: str, langs: tuple[str | None, ...], wanted: int) -> list[Item]:
-        items = self.service.suggest(PLATFORM, text, langs, wanted)
+        items = self.service.suggest(NAME, text, langs, wanted)
         if items or not text:
             return items
         # Nothing to suggest (a typo, "random", a log line): take what /http would answer.
-        reply = self.service.answer(Request(text, langs, PLATFORM, "answer"))
+        reply = self.service.answer(Request(text, langs, NAME, "answer"))
         by_code = self.service.handler.catalogue.by_code
         lang = reply.lang
         codes = [c for c in reply.codes if c in by_code]
