@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from bot.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from bot.platforms.base import AdapterContext, AdapterFactory, OperatorCommand, Platform
-from bot.platforms.discord.config import DiscordConfig
+from bot.platforms.discord.config import NAME, DiscordConfig
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -69,7 +69,7 @@ SYNC_COMMANDS = OperatorCommand(
 )
 
 PLATFORM = Platform(
-    name="discord",
+    name=NAME,
     section=DiscordConfig,
     adapter=_adapter,
     enable_hint=("with DISCORD_BOT_TOKEN (gateway mode)", 'or DISCORD_PUBLIC_KEY (mode = "interactions")'),

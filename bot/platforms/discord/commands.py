@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.platforms.discord.render import CHOICE_NAME_MAX, CHOICES_MAX, truncate
+from bot import flows
+from bot.platforms.discord.render import render_languages, truncate
 from handlers import Handler
 
 BASE_LANG = "en"
@@ -73,10 +74,7 @@ def _described(handler: Handler, key: str) -> dict[str, Any]:
 
 def language_choices(handler: Handler) -> list[dict[str, str]]:
     """One choice per available language, named as its speakers write it."""
-    return [
-        {"name": truncate(handler.catalogue.languages[code].native_name, CHOICE_NAME_MAX), "value": code}
-        for code in handler.languages
-    ][:CHOICES_MAX]
+    return render_languages(flows.languages(handler))
 
 
 def explain_command_name(handler: Handler) -> str:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import ClassVar, Final, Literal
 
 from bot.platforms.base import ConfigError, Listener, Secret, missing
+
+# The platform's name: its section, metrics label, preference key prefix and Request.platform.
+NAME: Final = "discord"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +42,10 @@ class DiscordConfig:
         if not self.enabled:
             return
         if self.mode == "gateway" and not self.token:
-            raise missing("discord", "token", "in gateway mode", self.SECRETS)
+            raise missing(NAME, "token", "in gateway mode", self.SECRETS)
         if self.mode == "interactions":
             if not self.public_key:
-                raise missing("discord", "public_key", "in interactions mode", self.SECRETS)
+                raise missing(NAME, "public_key", "in interactions mode", self.SECRETS)
             try:
                 if len(bytes.fromhex(self.public_key)) != 32:
                     raise ValueError

@@ -24,7 +24,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.platforms.base import AdapterStartError
-from bot.platforms.discord.config import DiscordConfig
+from bot.platforms.discord.config import NAME, DiscordConfig
 from bot.platforms.discord.render import EPHEMERAL
 from bot.platforms.discord.responder import AUTOCOMPLETE_RESULT, Invocation, Responder
 from bot.platforms.discord.sync import (
@@ -172,7 +172,7 @@ def message_kwargs(data: dict[str, Any]) -> dict[str, Any]:
 class DiscordGatewayAdapter:
     """Connects to Discord's gateway with discord.py and answers interactions."""
 
-    platform = "discord"
+    platform = NAME
 
     def __init__(
         self,
@@ -337,5 +337,5 @@ class DiscordGatewayAdapter:
                 await interaction.response.send_message(**kwargs)
         except discord.HTTPException as exc:
             # Most often the 3-second window passed (10062 Unknown interaction) or a retry won.
-            self._service.metrics.error("discord", "send")
+            self._service.metrics.error(NAME, "send")
             log.warning("discord: could not answer interaction %s: %s", interaction.id, exc)

@@ -24,7 +24,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
 from bot.platforms.base import AdapterStartError
-from bot.platforms.discord.config import DiscordConfig
+from bot.platforms.discord.config import NAME, DiscordConfig
 from bot.platforms.discord.responder import PING, PONG, Invocation, Responder
 from bot.service import Service
 
@@ -79,7 +79,7 @@ def _json(body: object, status: int = 200) -> web.Response:
 class DiscordInteractionsAdapter:
     """Serves Discord interactions over HTTP with aiohttp."""
 
-    platform = "discord"
+    platform = NAME
 
     def __init__(
         self,

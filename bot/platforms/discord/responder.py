@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot import flows
 from bot.platforms.discord.commands import (
     CHAT_INPUT,
     HTTP_COMMAND,
@@ -27,15 +28,15 @@ from bot.platforms.discord.commands import (
     QUERY_OPTION,
     explain_command_name,
 )
+from bot.platforms.discord.config import NAME
 from bot.platforms.discord.render import (
-    CHOICE_NAME_MAX,
     CHOICES_MAX,
     ShareKey,
     escape_markdown,
     render_choices,
+    render_languages,
     render_message,
     render_text,
-    truncate,
 )
 from bot.service import Service
 from handlers import Request
@@ -95,7 +96,7 @@ class Invocation:
     def chat(self) -> str | None:
         """The preference key: the guild, else the (DM) channel."""
         place = self.guild_id or self.channel_id
-        return f"discord:{place}" if place else None
+        return flows.preference_key(NAME, place) if place else None
 
     def options(self) -> dict[str, Any]:
         """The command's options by name (top level: our commands have no subcommands)."""
@@ -196,15 +197,15 @@ class Responder:
             log.warning("discord: unexpected interaction type %s", inv.type)
         except Exception:
             log.exception("discord: answering a %s interaction failed", _describe(inv))
-            self.service.metrics.error("discord", "respond")
+            self.service.metrics.error(NAME, "respond")
             if inv.type == AUTOCOMPLETE:
                 return Prepared({"type": AUTOCOMPLETE_RESULT, "data": {"choices": []}})
         return Prepared(self.apology(inv))
 
     def apology(self, inv: Invocation) -> dict[str, Any]:
         """The ephemeral "something went wrong" message in the user's language."""
-        lang = self.handler.language((inv.locale, inv.guild_locale))
-        return _message(render_text(self.handler.ui(lang, "apology"), ephemeral=True, rtl=self._rtl(lang)))
+        sorry = flows.apology(self.service, inv.locale, inv.guild_locale)
+        return _message(render_text(sorry.text, ephemeral=True, rtl=sorry.rtl))
 
     def _rtl(self, lang: str) -> bool:
         language = self.handler.catalogue.languages.get(lang)
@@ -223,7 +224,7 @@ class Responder:
         found = self._cache.get(key)
         if found is not None:
             # The handler did not run, but the query was answered: count it, with what it cost.
-            self.service.metrics.observe("discord", found.kind, time.perf_counter() - start)
+            self.service.metrics.observe(NAME, found.kind, time.perf_counter() - start)
         return found
 
     def _store(self, key: tuple[object, ...], text: str, prepared: Prepared) -> None:
@@ -236,7 +237,7 @@ class Responder:
     async def _autocomplete(self, inv: Invocation) -> Prepared:
         name, text = inv.focused()
         if inv.data.get("name") == LANG_COMMAND:
-            choices = self._language_suggestions(text)
+            choices = render_languages(flows.languages(self.handler, text))
         elif name == QUERY_OPTION:
             explicit = inv.options().get(LANG_OPTION)
             langs = await self._langs(inv, explicit if isinstance(explicit, str) else None)
@@ -245,7 +246,7 @@ class Responder:
             found = self._cached(key)
             if found is not None:
                 return found
-            items = self.service.suggest("discord", text, langs, limit=CHOICES_MAX)
+            items = self.service.suggest(NAME, text, langs, limit=CHOICES_MAX)
             choices = render_choices(items, rtl=self._rtl(lang))
             prepared = Prepared({"type": AUTOCOMPLETE_RESULT, "data": {"choices": choices}}, "suggest")
             self._store(key, text, prepared)
@@ -267,14 +268,13 @@ class Responder:
             found = self._cached(key)
             if found is not None:
                 return found
-            reply = self.service.answer(Request(query, langs, platform="discord", mode="answer"))
+            reply = self.service.answer(Request(query, langs, platform=NAME, mode="answer"))
             prepared = Prepared(_message(render_message(reply, self.handler, ephemeral=private)), reply.kind)
             self._store(key, query, prepared)
             return prepared
         if kind == MESSAGE_COMMAND and name == self._explain_name:
             langs = await self._langs(inv)
-            text = message_text(inv.data)
-            reply = self.service.answer(Request(text, langs, platform="discord", mode="explain"))
+            reply = flows.explain(self.service, NAME, message_text(inv.data), langs)
             # Explaining someone's message is for the asker first; Share posts it for everyone.
             return Prepared(_message(render_message(reply, self.handler, ephemeral=True, mode="explain")))
         if kind == CHAT_INPUT and name == LANG_COMMAND:
@@ -288,59 +288,26 @@ class Responder:
             log.warning("discord: unknown component %r", inv.data.get("custom_id"))
             return self.apology(inv)
         lang = self.handler.supported(key.lang) or self.handler.language((inv.locale,))
-        reply = self.service.answer(Request(key.text, (lang,), platform="discord", mode=key.mode))
+        reply = self.service.answer(Request(key.text, (lang,), platform=NAME, mode=key.mode))
         user = inv.user_name or "?"
         # A new public message, not an edit: the private card stays where it was.
         return _message(render_message(reply, self.handler, mode=key.mode, shared_by=user))
 
-    # ---- /lang -----------------------------------------------------------------------------
-
-    def _native(self, lang: str) -> str:
-        return self.handler.catalogue.languages[lang].native_name
-
-    def _available(self) -> str:
-        return self.handler.available_languages()
-
-    def _language_suggestions(self, text: str) -> list[dict[str, str]]:
-        folded = text.strip().casefold()
-        choices = []
-        for code, language in self.handler.catalogue.languages.items():
-            names = (code, language.native_name.casefold(), language.name.casefold())
-            if not folded or any(n.startswith(folded) for n in names):
-                choices.append({"name": truncate(language.native_name, CHOICE_NAME_MAX), "value": code})
-        return choices[:CHOICES_MAX]
-
     async def _lang(self, inv: Invocation) -> dict[str, Any]:
         value = inv.options().get(LANGUAGE_OPTION)
-        langs = await self._langs(inv)
-        current = self.handler.language(langs)
-        if not isinstance(value, str) or not value.strip():
-            text = self.handler.ui(
-                current, "lang_current", language=self._native(current), available=self._available()
-            )
-            return _message(render_text(text, ephemeral=True, rtl=self._rtl(current)))
-        if inv.guild_id and not inv.permissions & (MANAGE_GUILD | ADMINISTRATOR):
-            text = self.handler.ui(current, "lang_forbidden")
-            return _message(render_text(text, ephemeral=True, rtl=self._rtl(current)))
-        chat = inv.chat
-        if chat is None:
-            return self.apology(inv)
-        chosen = self.handler.language_choice(value)
-        if chosen == "":
-            await self.service.prefs.set(chat, None)
-            lang = self.handler.language((inv.locale, inv.guild_locale))
-            return _message(render_text(self.handler.ui(lang, "lang_reset"), rtl=self._rtl(lang)))
-        if chosen is None:
-            text = self.handler.ui(
-                current,
-                "lang_unknown",
-                value=escape_markdown(truncate(value, 100)),
-                available=self._available(),
-            )
-            return _message(render_text(text, ephemeral=True, rtl=self._rtl(current)))
-        await self.service.prefs.set(chat, chosen)
-        text = self.handler.ui(chosen, "lang_set", language=self._native(chosen))
-        return _message(render_text(text, rtl=self._rtl(chosen)))
+        result = await flows.lang(
+            self.service,
+            inv.chat,
+            value if isinstance(value, str) else None,
+            # In a DM there is no server to manage: anyone may choose.
+            may_configure=not inv.guild_id or bool(inv.permissions & (MANAGE_GUILD | ADMINISTRATOR)),
+            user_locale=inv.locale,
+            server_locale=inv.guild_locale,
+            quote=escape_markdown,
+        )
+        # A change concerns the whole server: everyone sees it; anything else only the asker.
+        shown = result.notice
+        return _message(render_text(shown.text, ephemeral=not result.changed, rtl=shown.rtl))
 
 
 def _describe(inv: Invocation) -> str:

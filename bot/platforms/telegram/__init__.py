@@ -7,7 +7,7 @@ does, when ``run`` starts an enabled Telegram section.
 from __future__ import annotations
 
 from bot.platforms.base import AdapterContext, AdapterFactory, Platform
-from bot.platforms.telegram.config import TelegramConfig
+from bot.platforms.telegram.config import NAME, TelegramConfig
 
 
 def _adapter(config: TelegramConfig, context: AdapterContext) -> AdapterFactory:
@@ -19,7 +19,7 @@ def _adapter(config: TelegramConfig, context: AdapterContext) -> AdapterFactory:
 
 
 PLATFORM = Platform(
-    name="telegram",
+    name=NAME,
     section=TelegramConfig,
     adapter=_adapter,
     enable_hint=("with the token in TELEGRAM_BOT_TOKEN",),

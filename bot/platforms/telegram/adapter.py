@@ -27,13 +27,12 @@ from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import ApplicationBuilder
 
 from bot.platforms.base import AdapterStartError
-from bot.platforms.telegram.config import TelegramConfig
+from bot.platforms.telegram.config import NAME, TelegramConfig
 from bot.platforms.telegram.delivery import Delivery, RetryPolicy
 from bot.platforms.telegram.transport import JsonRequest, PollingRequest
 from bot.platforms.telegram.updates import (
     COMMANDS,
     INLINE_MAX_RESULTS,
-    NAME,
     Callback,
     Context,
     TelegramApplication,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar, Final, Literal
 
 from bot.platforms.base import ConfigError, Listener, Secret, missing
 
+# The platform's name: its section, metrics label, preference key prefix and Request.platform.
+NAME: Final = "telegram"
 # What Telegram accepts as a webhook secret_token.
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
@@ -38,14 +40,14 @@ class TelegramConfig:
         if not self.enabled:
             return
         if not self.token:
-            raise missing("telegram", "token", "when [telegram] is enabled", self.SECRETS)
+            raise missing(NAME, "token", "when [telegram] is enabled", self.SECRETS)
         if self.mode == "webhook":
             if not self.webhook_url:
-                raise missing("telegram", "webhook_url", "in webhook mode", self.SECRETS)
+                raise missing(NAME, "webhook_url", "in webhook mode", self.SECRETS)
             if not self.webhook_url.startswith(("http://", "https://")):
                 raise ConfigError("[telegram] webhook_url must start with https://")
             if not self.secret_token:
-                raise missing("telegram", "secret_token", "in webhook mode", self.SECRETS)
+                raise missing(NAME, "secret_token", "in webhook mode", self.SECRETS)
         if self.secret_token and not _SECRET_TOKEN.fullmatch(self.secret_token):
             raise ConfigError(
                 "[telegram] secret_token may hold only A-Z, a-z, 0-9, _ and -, 1 to 256 characters"

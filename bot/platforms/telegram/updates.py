@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Coroutine
-from typing import Any, Final, TypeAlias
+from typing import Any, TypeAlias
 
 from telegram import (
     Chat,
@@ -36,7 +36,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.platforms.telegram.config import TelegramConfig
+from bot import flows
+from bot.platforms.telegram.config import NAME, TelegramConfig
 from bot.platforms.telegram.delivery import Delivery
 from bot.platforms.telegram.render import Button, TelegramMessage, render_html, render_text
 from bot.service import Service
@@ -53,8 +54,6 @@ Callback: TypeAlias = Callable[[Update, Context], Coroutine[Any, Any, None]]
 # Wraps a callback so that its failures are logged and apologised for (the adapter's guard).
 Guard: TypeAlias = Callable[[Callback], Callback]
 
-# The platform's name: metrics label, preference key prefix, Request.platform.
-NAME: Final = "telegram"
 # Commands in registration order, with the ui key of their description.
 COMMANDS = (("http", "cmd_http"), ("start", "cmd_start"), ("help", "cmd_help"), ("lang", "cmd_lang"))
 INLINE_MAX_RESULTS = 50
@@ -137,10 +136,8 @@ class UpdateHandlers:
         app.add_handler(InlineQueryHandler(guard(self.on_inline)))
 
     async def apologise(self, update: Update) -> None:
+        """Tell the user something went wrong (an inline query gets an empty, uncached answer)."""
         user = update.effective_user
-        lang = self.service.handler.language(
-            (user.language_code if user else None, self.service.default_lang)
-        )
         try:
             if update.inline_query is not None:
                 query_id = update.inline_query.id
@@ -150,8 +147,8 @@ class UpdateHandlers:
                     f"answerInlineQuery for update {update.update_id}",
                 )
             elif update.effective_message is not None:
-                text = render_text(self.service.handler.ui(lang, "apology"))
-                await self._send(update, update.effective_message, text)
+                sorry = flows.apology(self.service, user.language_code if user else None)
+                await self._send(update, update.effective_message, render_text(sorry.text, rtl=sorry.rtl))
         except Exception as exc:
             log.error("telegram: update %s: apology not delivered: %s", update.update_id, exc)
 
@@ -237,13 +234,15 @@ class UpdateHandlers:
     async def _langs(self, update: Update, chat_id: int | None) -> tuple[str | None, ...]:
         user = update.effective_user
         return await self.service.langs(
-            f"{NAME}:{chat_id}" if chat_id is not None else None,
+            flows.preference_key(NAME, chat_id) if chat_id is not None else None,
             explicit=None,
             user_locale=user.language_code if user else None,
         )
 
     async def _answer(self, update: Update, message: Message, request: Request) -> None:
-        reply = self.service.answer(request)
+        await self._show(update, message, self.service.answer(request))
+
+    async def _show(self, update: Update, message: Message, reply: Reply) -> None:
         if reply.kind == "help":
             await self._send(update, message, self._help(reply.lang))
         else:
@@ -262,7 +261,7 @@ class UpdateHandlers:
             return
         replied = _replied_text(message)
         if replied is not None:
-            await self._answer(update, message, Request(replied, langs, NAME, "explain"))
+            await self._show(update, message, flows.explain(self.service, NAME, replied, langs))
             return
         await self._send(update, message, self._help(self.service.handler.language(langs)))
 
@@ -297,9 +296,6 @@ class UpdateHandlers:
         langs = await self._langs(update, message.chat_id)
         await self._send(update, message, self._help(self.service.handler.language(langs)))
 
-    def _available(self) -> str:
-        return self.service.handler.available_languages()
-
     async def _may_configure(self, update: Update, message: Message) -> bool:
         """Anyone in a private chat; in a group only its administrators and creator."""
         chat = message.chat
@@ -321,32 +317,15 @@ class UpdateHandlers:
         """``/lang`` shows the chat's language, ``/lang fr`` sets it, ``/lang reset`` clears it."""
         message = update.effective_message
         assert message is not None
-        handler = self.service.handler
-        key = f"{NAME}:{message.chat_id}"
-        langs = await self._langs(update, message.chat_id)
-        lang = handler.language(langs)
-        value = _argument(message.text)
-        languages = handler.catalogue.languages
-        if not value:
-            text = handler.ui(
-                lang, "lang_current", language=languages[lang].native_name, available=self._available()
-            )
-        elif (chosen := handler.language_choice(value)) == "":
-            if await self._may_configure(update, message):
-                await self.service.prefs.set(key, None)
-                lang = handler.language(await self._langs(update, message.chat_id))
-                text = handler.ui(lang, "lang_reset")
-            else:
-                text = handler.ui(lang, "lang_forbidden")
-        elif chosen is None:
-            text = handler.ui(lang, "lang_unknown", value=value[:64], available=self._available())
-        elif await self._may_configure(update, message):
-            await self.service.prefs.set(key, chosen)
-            lang = chosen
-            text = handler.ui(lang, "lang_set", language=languages[lang].native_name)
-        else:
-            text = handler.ui(lang, "lang_forbidden")
-        await self._send(update, message, render_text(text, rtl=languages[lang].rtl))
+        user = update.effective_user
+        result = await flows.lang(
+            self.service,
+            flows.preference_key(NAME, message.chat_id),
+            _argument(message.text),
+            may_configure=lambda: self._may_configure(update, message),
+            user_locale=user.language_code if user else None,
+        )
+        await self._send(update, message, render_text(result.notice.text, rtl=result.notice.rtl))
 
     # ---- inline mode --------------------------------------------------------------------
 
