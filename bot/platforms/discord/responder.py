@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bot import flows
+from bot.answer_cache import AnswerCache
 from bot.platforms.discord.commands import (
     CHAT_INPUT,
     HTTP_COMMAND,
@@ -56,9 +55,6 @@ AUTOCOMPLETE_RESULT = 8
 # Permission bits that allow changing a guild's language.
 ADMINISTRATOR = 1 << 3
 MANAGE_GUILD = 1 << 5
-
-# Longer queries are rare and seldom repeated: not worth a cache slot.
-CACHED_TEXT_MAX = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +128,10 @@ class Prepared:
     keeps what it derives from it (discord.py objects) in ``memo``.
     """
 
-    __slots__ = ("_json", "body", "kind", "memo")
+    __slots__ = ("_json", "body", "memo")
 
-    def __init__(self, body: dict[str, Any], kind: str = "") -> None:
+    def __init__(self, body: dict[str, Any]) -> None:
         self.body = body
-        self.kind = kind
         self.memo: dict[str, Any] = {}
         self._json: bytes | None = None
 
@@ -146,25 +141,6 @@ class Prepared:
         if self._json is None:
             self._json = json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode()
         return self._json
-
-
-class _Lru:
-    """A small least-recently-used map (one event loop: no locking needed)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._data: OrderedDict[tuple[object, ...], Prepared] = OrderedDict()
-
-    def get(self, key: tuple[object, ...]) -> Prepared | None:
-        found = self._data.get(key)
-        if found is not None:
-            self._data.move_to_end(key)
-        return found
-
-    def put(self, key: tuple[object, ...], value: Prepared) -> None:
-        self._data[key] = value
-        if len(self._data) > self._size:
-            self._data.popitem(last=False)
 
 
 class Responder:
@@ -179,7 +155,7 @@ class Responder:
         self.service = service
         self.handler = service.handler
         self._explain_name = explain_command_name(self.handler)
-        self._cache = _Lru(cache_size) if cache_size else None
+        self._answers: AnswerCache[tuple[object, ...], Prepared] = AnswerCache(service, NAME, cache_size)
 
     async def prepare(self, inv: Invocation) -> Prepared:
         """The callback body, shared when cached.
@@ -216,24 +192,6 @@ class Responder:
             inv.chat, explicit=explicit, user_locale=inv.locale, server_locale=inv.guild_locale
         )
 
-    def _cached(self, key: tuple[object, ...]) -> Prepared | None:
-        """The cached answer for ``key``, counted like an answer."""
-        if self._cache is None:
-            return None
-        start = time.perf_counter()
-        found = self._cache.get(key)
-        if found is not None:
-            # The handler did not run, but the query was answered: count it, with what it cost.
-            self.service.metrics.observe(NAME, found.kind, time.perf_counter() - start)
-        return found
-
-    def _store(self, key: tuple[object, ...], text: str, prepared: Prepared) -> None:
-        # "random" must stay random; long texts are rare and seldom repeated.
-        if self._cache is None or len(text) > CACHED_TEXT_MAX:
-            return
-        if not self.handler.asks_random(text):
-            self._cache.put(key, prepared)
-
     async def _autocomplete(self, inv: Invocation) -> Prepared:
         name, text = inv.focused()
         if inv.data.get("name") == LANG_COMMAND:
@@ -243,13 +201,13 @@ class Responder:
             langs = await self._langs(inv, explicit if isinstance(explicit, str) else None)
             lang = self.handler.language(langs)
             key = ("suggest", text, lang)
-            found = self._cached(key)
+            found = self._answers.get(key)
             if found is not None:
                 return found
             items = self.service.suggest(NAME, text, langs, limit=CHOICES_MAX)
             choices = render_choices(items, rtl=self._rtl(lang))
-            prepared = Prepared({"type": AUTOCOMPLETE_RESULT, "data": {"choices": choices}}, "suggest")
-            self._store(key, text, prepared)
+            prepared = Prepared({"type": AUTOCOMPLETE_RESULT, "data": {"choices": choices}})
+            self._answers.put(key, text, "suggest", prepared)
             return prepared
         else:
             choices = []
@@ -265,12 +223,12 @@ class Responder:
             query = str(options.get(QUERY_OPTION) or "")
             private = options.get(PRIVATE_OPTION) is True
             key = ("http", query, self.handler.language(langs), private)
-            found = self._cached(key)
+            found = self._answers.get(key)
             if found is not None:
                 return found
             reply = self.service.answer(Request(query, langs, platform=NAME, mode="answer"))
-            prepared = Prepared(_message(render_message(reply, self.handler, ephemeral=private)), reply.kind)
-            self._store(key, query, prepared)
+            prepared = Prepared(_message(render_message(reply, self.handler, ephemeral=private)))
+            self._answers.put(key, query, reply.kind, prepared)
             return prepared
         if kind == MESSAGE_COMMAND and name == self._explain_name:
             langs = await self._langs(inv)

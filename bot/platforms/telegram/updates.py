@@ -37,6 +37,7 @@ from telegram.ext import (
 )
 
 from bot import flows
+from bot.answer_cache import Lru
 from bot.platforms.telegram.config import NAME, TelegramConfig
 from bot.platforms.telegram.delivery import Delivery
 from bot.platforms.telegram.render import Button, TelegramMessage, render_html, render_text
@@ -63,6 +64,7 @@ START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
 GROUP_TYPES = frozenset({Chat.GROUP, Chat.SUPERGROUP})
+# Renders kept per kind: more than every code in every language, so in practice none is dropped.
 _CACHE_SIZE = 4096
 
 
@@ -105,9 +107,9 @@ class UpdateHandlers:
         self.bot = bot
         self.inline_page_size = max(1, min(inline_page_size, INLINE_MAX_RESULTS))
         self._delivery = delivery
-        self._cards: dict[tuple[int, str], TelegramMessage] = {}
-        self._payloads: dict[tuple[tuple[Button, ...], ...], dict[str, Any]] = {}
-        self._articles: dict[tuple[int, str], dict[str, Any]] = {}
+        self._cards: Lru[tuple[int, str], TelegramMessage] = Lru(_CACHE_SIZE)
+        self._payloads: Lru[tuple[tuple[Button, ...], ...], dict[str, Any]] = Lru(_CACHE_SIZE)
+        self._articles: Lru[tuple[int, str], dict[str, Any]] = Lru(_CACHE_SIZE)
         # Results depend on the user's language only when there is more than one language;
         # otherwise Telegram may share its cache of an answer between users.
         self._personal = len(service.handler.languages) > 1
@@ -202,8 +204,7 @@ class UpdateHandlers:
             markup = self._markup(rows)
             if markup is not None:
                 extras["reply_markup"] = markup.to_dict()
-            if len(self._payloads) < _CACHE_SIZE:
-                self._payloads[rows] = extras
+            self._payloads.put(rows, extras)
         return extras
 
     def _render(
@@ -222,8 +223,8 @@ class UpdateHandlers:
             mentions=mentions,
         )
         # A card does not depend on the query that found it: render each (code, language) once.
-        if key is not None and len(self._cards) < _CACHE_SIZE:
-            self._cards[key] = rendered
+        if key is not None:
+            self._cards.put(key, rendered)
         return rendered
 
     def _help(self, lang: str) -> TelegramMessage:
@@ -349,8 +350,7 @@ class UpdateHandlers:
                 ),
                 reply_markup=self._markup(rendered.buttons),
             ).to_dict()
-            if len(self._articles) < _CACHE_SIZE:
-                self._articles[key] = article
+            self._articles.put(key, article)
         return article
 
     def _inline_items(self, text: str, langs: tuple[str | None, ...], wanted: int) -> list[Item]:
