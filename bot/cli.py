@@ -1,4 +1,4 @@
-"""The command line: ``console``, ``ask``, and the operator commands of :mod:`bot.commands`.
+"""The command line: ``console``, ``ask``, ``run``, ``check-config`` and the platforms' own commands.
 
 Platform libraries are imported only by the commands that need them, so ``ask`` and ``console``
 start fast and work without discord.py or python-telegram-bot being importable.
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from bot.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from bot.platforms.registry import operator_commands
 from handlers import CatalogueError, Handler, Request, load
 from handlers.models import Reply
 
@@ -45,10 +46,20 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--lang", help="answer in this language (en, fr, de, ...)")
     ask.add_argument("--json", action="store_true", help="print one JSON object per answer")
 
-    # Declared beside their code: run, check-config, and what each platform adds (sync-commands).
-    from bot.commands import add_operator_commands
+    for name, text in (
+        ("run", "start every enabled platform adapter"),
+        ("check-config", "validate the configuration and print it with secrets masked"),
+    ):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("--config", metavar="FILE", help="TOML file (default: $BOT_CONFIG)")
+        cmd.set_defaults(operator=True)
 
-    add_operator_commands(sub)
+    # Declared by the platform packages (Discord's sync-commands); bot.commands runs them.
+    for command in operator_commands().values():
+        cmd = sub.add_parser(command.name, help=command.help)
+        cmd.add_argument("--config", metavar="FILE", help="TOML file (default: $BOT_CONFIG)")
+        command.add_arguments(cmd)
+        cmd.set_defaults(operator=True)
     return parser
 
 

@@ -12,7 +12,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.config import (
@@ -31,8 +31,6 @@ from bot.platforms.base import OperatorCommand
 
 if TYPE_CHECKING:
     from handlers import Handler
-
-CONFIG_HELP = "TOML file (default: $BOT_CONFIG)"
 
 
 def nothing_enabled(source: str) -> str:
@@ -173,36 +171,13 @@ def _platform_command(command: OperatorCommand, args: argparse.Namespace, out: T
     return command.run(args, config, out, err)
 
 
-def _platform_commands() -> dict[str, OperatorCommand]:
-    return {command.name: command for platform in registry.platforms() for command in platform.commands}
-
-
-def add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``run``, ``check-config`` and every platform's commands to the command line.
-
-    Each is marked with ``operator=True`` so that :func:`bot.cli.main` hands it to
-    :func:`run_command`.
-    """
-    commands: list[tuple[str, str, Callable[[argparse.ArgumentParser], None] | None]] = [
-        ("run", "start every enabled platform adapter", None),
-        ("check-config", "validate the configuration and print it with secrets masked", None),
-    ]
-    commands += [(c.name, c.help, c.add_arguments) for c in _platform_commands().values()]
-    for name, text, add_arguments in commands:
-        parser = sub.add_parser(name, help=text)
-        parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
-        if add_arguments is not None:
-            add_arguments(parser)
-        parser.set_defaults(operator=True)
-
-
 def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Dispatch ``run``, ``check-config`` and the platforms' commands; returns the exit status."""
     out = out or sys.stdout
     err = err or sys.stderr
     if args.command == "check-config":
         return check_config(args, out, err)
-    command = _platform_commands().get(args.command)
+    command = registry.operator_commands().get(args.command)
     if command is not None:
         return _platform_command(command, args, out, err)
     return run(args, err)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.platforms import console, discord, telegram
-from bot.platforms.base import Platform
+from bot.platforms.base import OperatorCommand, Platform
 
 PLATFORMS: tuple[Platform[Any], ...] = (
     telegram.PLATFORM,
@@ -26,6 +26,11 @@ def platforms() -> tuple[Platform[Any], ...]:
     by replacing :data:`PLATFORMS`.
     """
     return PLATFORMS
+
+
+def operator_commands() -> dict[str, OperatorCommand]:
+    """The ``python -m bot`` subcommands the platforms add, by name (Discord's ``sync-commands``)."""
+    return {command.name: command for platform in PLATFORMS for command in platform.commands}
 
 
 def get(name: str) -> Platform[Any]:

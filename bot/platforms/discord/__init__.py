@@ -8,8 +8,6 @@ gateway (discord.py) or the interactions endpoint (aiohttp only) when ``run`` st
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 from typing import TYPE_CHECKING, TextIO
 
 from bot.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
@@ -44,6 +42,10 @@ def _sync_commands(args: argparse.Namespace, config: Config, out: TextIO, err: T
             " (or [discord] token in the configuration file)\n"
         )
         return EXIT_USAGE
+    # Imported here, like logging below: the command line reads this package for every
+    # command, ask included, which needs neither.
+    import asyncio
+
     try:
         from bot.platforms.discord.sync import sync_commands
     except ImportError as exc:
@@ -53,6 +55,8 @@ def _sync_commands(args: argparse.Namespace, config: Config, out: TextIO, err: T
     try:
         count = asyncio.run(sync_commands(discord, guild))
     except Exception as exc:
+        import logging
+
         logging.getLogger("bot.commands").debug("sync-commands failed", exc_info=True)
         err.write(f"sync-commands failed: {exc or type(exc).__name__}\n")
         return EXIT_FAILURE
