@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from bot.platforms import registry
-from bot.platforms.base import ConfigError, Secret, Section
+from bot.platforms.base import ConfigError, Secret, Section, redacted_values
 
 __all__ = [
     "BotConfig",
@@ -314,13 +314,7 @@ def enabled_platforms(config: Config) -> list[str]:
 def secrets(config: Config) -> list[str]:
     """Every configured secret value, for log redaction; values public by design (Discord's
     public key) excepted."""
-    values = [
-        getattr(section, secret.key)
-        for section in config.platforms.values()
-        for secret in _secrets_of(section)
-        if secret.redact
-    ]
-    return [value for value in values if value]
+    return [value for section in config.platforms.values() for value in redacted_values(section)]
 
 
 def load(path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> Config:

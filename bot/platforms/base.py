@@ -91,6 +91,13 @@ class Section(Protocol):
         """The ports this section would listen on, each marked active or not."""
 
 
+def redacted_values(section: Section) -> list[str]:
+    """The values of ``section`` that must never reach a log line (set secrets, public ones
+    excepted)."""
+    values = [getattr(section, secret.key) for secret in section.SECRETS if secret.redact]
+    return [value for value in values if value]
+
+
 def missing(section: str, key: str, why: str, secrets: Iterable[Secret] = ()) -> ConfigError:
     """The error for a required key: ``[telegram] token is required when ... (or set VAR)``."""
     env = next((s.env for s in secrets if s.key == key), None)

@@ -23,7 +23,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot.platforms.base import AdapterStartError
+from bot.platforms.base import AdapterStartError, redacted_values
 from bot.platforms.discord.config import NAME, DiscordConfig
 from bot.platforms.discord.render import EPHEMERAL
 from bot.platforms.discord.responder import AUTOCOMPLETE_RESULT, Invocation, Responder
@@ -193,7 +193,7 @@ class DiscordGatewayAdapter:
         self._bot: AnyBot | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
-        self._log_guard = RedactingFilter([config.token])
+        self._log_guard = RedactingFilter(redacted_values(config))
         self._quiet = _ExpectedWarnings()
 
     @property

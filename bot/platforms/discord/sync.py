@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.platforms.base import redacted_values
 from bot.platforms.discord.commands import command_payloads
 from bot.platforms.discord.config import DiscordConfig
 from bot.redaction import RedactingFilter
@@ -115,7 +116,7 @@ async def sync_commands(
 
         handler = Handler(load())
     payload = command_payloads(handler)
-    guard = RedactingFilter([config.token])
+    guard = RedactingFilter(redacted_values(config))
     guard.attach(REDACTED_LOGGERS)
     try:
         timeout = aiohttp.ClientTimeout(total=30)

@@ -26,7 +26,7 @@ from telegram import BotCommand, Update
 from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import ApplicationBuilder
 
-from bot.platforms.base import AdapterStartError
+from bot.platforms.base import AdapterStartError, redacted_values
 from bot.platforms.telegram.config import NAME, TelegramConfig
 from bot.platforms.telegram.delivery import Delivery, RetryPolicy
 from bot.platforms.telegram.transport import JsonRequest, PollingRequest
@@ -77,7 +77,7 @@ class TelegramAdapter:
         self._updates: UpdateHandlers | None = None
         self._register = register_commands
         self._delivery = Delivery(service.metrics, retry)
-        self._redactor = RedactingFilter((config.token, config.secret_token))
+        self._redactor = RedactingFilter(redacted_values(config))
         self._application: TelegramApplication | None = None
         self._polling: PollingRequest | None = None
         self._runner: web.AppRunner | None = None
