@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from conftest import wait_healthy  # noqa: E402
-from discord_emulator import DiscordEmulator  # noqa: E402
-from emulated_config import emulated_config  # noqa: E402
-from telegram_emulator import TelegramEmulator  # noqa: E402
+from support.discord_emulator import DiscordEmulator  # noqa: E402
+from support.emulated_config import emulated_config  # noqa: E402
+from support.telegram_emulator import TelegramEmulator  # noqa: E402
 
 
 def _free_port() -> int:

@@ -1,4 +1,4 @@
-"""The command line: ``console``, ``ask``, ``run``, ``check-config`` and ``sync-commands``.
+"""The command line: ``console``, ``ask``, ``run``, ``check-config`` and the platforms' own commands.
 
 Platform libraries are imported only by the commands that need them, so ``ask`` and ``console``
 start fast and work without discord.py or python-telegram-bot being importable.
@@ -13,12 +13,10 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from bot.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from bot.platforms.registry import operator_commands
 from handlers import CatalogueError, Handler, Request, load
 from handlers.models import Reply
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
 
 
 def env_locale(environ: dict[str, str] | None = None) -> str | None:
@@ -54,10 +52,14 @@ def _parser() -> argparse.ArgumentParser:
     ):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("--config", metavar="FILE", help="TOML file (default: $BOT_CONFIG)")
+        cmd.set_defaults(operator=True)
 
-    sync = sub.add_parser("sync-commands", help="register the Discord commands through the REST API")
-    sync.add_argument("--config", metavar="FILE", help="TOML file (default: $BOT_CONFIG)")
-    sync.add_argument("--guild", type=int, metavar="ID", help="a guild (instant) instead of global")
+    # Declared by the platform packages (Discord's sync-commands); bot.commands runs them.
+    for command in operator_commands().values():
+        cmd = sub.add_parser(command.name, help=command.help)
+        cmd.add_argument("--config", metavar="FILE", help="TOML file (default: $BOT_CONFIG)")
+        command.add_arguments(cmd)
+        cmd.set_defaults(operator=True)
     return parser
 
 
@@ -99,7 +101,7 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, out: Te
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    if args.command in ("run", "check-config", "sync-commands"):
+    if getattr(args, "operator", False):
         from bot.commands import run_command
 
         return run_command(args)
@@ -113,6 +115,6 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, out: Te
             return _ask(args, handler, stdin, out)
         except BrokenPipeError:
             return EXIT_OK
-    from bot.adapters.console import run_console
+    from bot.platforms.console.adapter import run_console
 
     return run_console(handler, lang=args.lang, locale=env_locale())

@@ -1,49 +1,59 @@
-"""The operator commands: ``run``, ``check-config`` and ``sync-commands``.
+"""The operator commands: ``run``, ``check-config`` and those the platforms add (``sync-commands``).
 
-Each returns the process exit status: 0 done, 1 the platform or the machine refused (a token
-rejected, a port taken), 2 the configuration or the usage is wrong. Errors are one line on
-standard error, never a traceback.
+Each returns the process exit status (:mod:`bot.exit_codes`): 0 done, 1 the platform or the
+machine refused (a token rejected, a port taken), 2 the configuration or the usage is wrong.
+Errors are one line on standard error, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import json
-import logging
 import os
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.config import (
-    SECRET_ENV,
     Config,
     ConfigError,
     effective,
     enabled_platforms,
+    env_name,
     load,
+    secret_env,
     secrets,
 )
+from bot.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from bot.platforms import registry
+from bot.platforms.base import OperatorCommand
 
 if TYPE_CHECKING:
     from handlers import Handler
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_CONFIG = 2
 
-NOTHING_ENABLED = """\
-nothing to run: no platform is enabled in the configuration ({source}).
-Enable one or more, in the file given by --config or BOT_CONFIG, or in the environment:
-  [telegram] enabled = true   (BOT_TELEGRAM_ENABLED=true) with the token in TELEGRAM_BOT_TOKEN
-  [discord]  enabled = true   (BOT_DISCORD_ENABLED=true)  with DISCORD_BOT_TOKEN (gateway mode)
-                              or DISCORD_PUBLIC_KEY (mode = "interactions")
-  [console]  enabled = true   (BOT_CONSOLE_ENABLED=true)  answers on this terminal
-config.example.toml documents every key. To try the bot without any token:
-  python -m bot console
-"""
+def nothing_enabled(source: str) -> str:
+    """What ``run`` prints when no platform is enabled: how to enable each one."""
+    rows = [
+        (f"[{p.name}]", f"({env_name(p.name, 'enabled')}=true)", p.enable_hint) for p in registry.platforms()
+    ]
+    section_width = max(len(section) for section, _, _ in rows)
+    variable_width = max(len(variable) for _, variable, _ in rows)
+    lines = [
+        f"nothing to run: no platform is enabled in the configuration ({source}).",
+        "Enable one or more, in the file given by --config or BOT_CONFIG, or in the environment:",
+    ]
+    for section, variable, hint in rows:
+        head = f"  {section.ljust(section_width)} enabled = true   {variable.ljust(variable_width)}"
+        first, *rest = hint or ("",)
+        lines.append(f"{head} {first}".rstrip())
+        lines += [" " * (len(head) - variable_width) + line for line in rest]
+    lines += [
+        "config.example.toml documents every key. To try the bot without any token:",
+        "  python -m bot console",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _source(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
@@ -77,7 +87,7 @@ def _load_handler(config: Config, err: TextIO) -> Handler | int:
             f"configuration error: [bot] default_lang {config.bot.default_lang!r} is not a supported"
             f" language (available: {', '.join(handler.languages)})\n"
         )
-        return EXIT_CONFIG
+        return EXIT_USAGE
     return handler
 
 
@@ -106,10 +116,10 @@ def check_config(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``check-config``: validate, print the effective configuration; 0 valid, 2 otherwise."""
     config = _load(args, err)
     if config is None or isinstance(_load_handler(config, err), int):
-        return EXIT_CONFIG
+        return EXIT_USAGE
     environ = os.environ
     out.write(f"# configuration: {_source(args, environ)}\n")
-    from_env = [name for name in SECRET_ENV if environ.get(name) or environ.get(f"{name}_FILE")]
+    from_env = [name for name in secret_env() if environ.get(name) or environ.get(f"{name}_FILE")]
     if from_env:
         out.write(f"# secrets from the environment: {', '.join(from_env)}\n")
     overrides = sorted(k for k in environ if k.startswith("BOT_") and k != "BOT_CONFIG")
@@ -121,6 +131,10 @@ def check_config(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(f"# valid: run starts {', '.join(platforms)}\n")
     else:
         out.write("# valid, but no platform is enabled: run would refuse to start\n")
+    for platform in registry.platforms():
+        if platform.name in platforms and platform.notes is not None:
+            for note in platform.notes(platform.section_of(config)):
+                out.write(f"# {platform.name}: {note}\n")
     return EXIT_OK
 
 
@@ -128,10 +142,10 @@ def run(args: argparse.Namespace, err: TextIO) -> int:
     """``run``: every enabled adapter until SIGINT/SIGTERM."""
     config = _load(args, err)
     if config is None:
-        return EXIT_CONFIG
+        return EXIT_USAGE
     if not enabled_platforms(config):
-        err.write(NOTHING_ENABLED.format(source=_source(args, os.environ)))
-        return EXIT_CONFIG
+        err.write(nothing_enabled(_source(args, os.environ)))
+        return EXIT_USAGE
     from bot.logging_setup import setup_logging
 
     setup_logging(config.logging.level, config.logging.format, secrets(config))
@@ -147,49 +161,23 @@ def run(args: argparse.Namespace, err: TextIO) -> int:
         return 130
 
 
-def sync_commands(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``sync-commands [--guild ID]``: register the Discord command set through the REST API."""
+def _platform_command(command: OperatorCommand, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     config = _load(args, err)
     if config is None:
-        return EXIT_CONFIG
-    if not config.discord.token:
-        err.write(
-            "sync-commands needs the Discord bot token: set DISCORD_BOT_TOKEN"
-            " (or [discord] token in the configuration file)\n"
-        )
-        return EXIT_CONFIG
+        return EXIT_USAGE
     from bot.logging_setup import setup_logging
 
     setup_logging(config.logging.level, config.logging.format, secrets(config))
-    try:
-        from bot.adapters.discord_commands import sync_commands as sync
-    except ImportError as exc:
-        err.write(f"Discord support is missing: {exc}\n")
-        return EXIT_FAILURE
-    guild: int | None = args.guild
-    try:
-        result: Any = sync(config.discord, guild)
-        if inspect.isawaitable(result):
-            result = asyncio.run(_await(result))
-    except Exception as exc:
-        logging.getLogger(__name__).debug("sync-commands failed", exc_info=True)
-        err.write(f"sync-commands failed: {exc or type(exc).__name__}\n")
-        return EXIT_FAILURE
-    where = f"in guild {guild}" if guild else "globally (may take up to an hour to appear everywhere)"
-    out.write(f"registered {result} command(s) {where}\n")
-    return EXIT_OK
-
-
-async def _await(awaitable: Any) -> Any:
-    return await awaitable
+    return command.run(args, config, out, err)
 
 
 def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Dispatch ``run``, ``check-config`` and ``sync-commands``; returns the exit status."""
+    """Dispatch ``run``, ``check-config`` and the platforms' commands; returns the exit status."""
     out = out or sys.stdout
     err = err or sys.stderr
     if args.command == "check-config":
         return check_config(args, out, err)
-    if args.command == "sync-commands":
-        return sync_commands(args, out, err)
+    command = registry.operator_commands().get(args.command)
+    if command is not None:
+        return _platform_command(command, args, out, err)
     return run(args, err)

@@ -2,69 +2,46 @@
 
 Precedence, strongest first: the secret variables (``TELEGRAM_BOT_TOKEN``... or the file named by
 ``TELEGRAM_BOT_TOKEN_FILE``...), ``BOT_<SECTION>_<KEY>`` variables, the file, the defaults.
-``tomllib`` parses; the sections below are plain dataclasses whose type hints drive validation,
-so an unknown key, a wrong type or a missing secret is reported as one line naming the key.
+``tomllib`` parses; every section is a plain dataclass whose type hints drive validation, so an
+unknown key, a wrong type or a missing secret is reported as one line naming the key.
+
+This module owns the core sections (``[bot]``, ``[ops]``, ``[logging]``, ``[storage]``). Each
+platform brings its own section, with its secrets and its checks (see
+:mod:`bot.platforms.base`); the platforms are found in :mod:`bot.platforms.registry`.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
-import re
 import tomllib
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+from bot.platforms import registry
+from bot.platforms.base import ConfigError, Secret, Section, redacted_values
 
-class ConfigError(ValueError):
-    """A configuration problem, worded for the operator."""
-
-
-@dataclass(frozen=True, slots=True)
-class TelegramConfig:
-    """``[telegram]``: the Telegram adapter."""
-
-    enabled: bool = False
-    token: str = ""
-    api_base_url: str = "https://api.telegram.org/bot"
-    mode: Literal["polling", "webhook"] = "polling"
-    webhook_listen: str = "0.0.0.0"
-    webhook_port: int = 8443
-    webhook_path: str = "/telegram"
-    webhook_url: str = ""
-    secret_token: str = ""
-    poll_timeout: int = 30
-    inline_cache_time: int = 300
-
-
-@dataclass(frozen=True, slots=True)
-class DiscordConfig:
-    """``[discord]``: the Discord adapter (gateway or HTTP interactions)."""
-
-    enabled: bool = False
-    mode: Literal["gateway", "interactions"] = "gateway"
-    token: str = ""
-    application_id: int = 0
-    public_key: str = ""
-    interactions_listen: str = "0.0.0.0"
-    interactions_port: int = 8080
-    interactions_path: str = "/interactions"
-    dev_guild_id: int = 0
-    shard_count: int = 0
-    shard_ids: list[int] = field(default_factory=list)
-    api_base_url: str = ""
-    gateway_url: str = ""
-    answer_cache_size: int = 2048
-
-
-@dataclass(frozen=True, slots=True)
-class ConsoleConfig:
-    """``[console]``: answer on standard input/output (``python -m bot console`` forces it)."""
-
-    enabled: bool = False
+__all__ = [
+    "BotConfig",
+    "Config",
+    "ConfigError",
+    "LoggingConfig",
+    "OpsConfig",
+    "StorageConfig",
+    "check",
+    "effective",
+    "enabled_platforms",
+    "env_name",
+    "load",
+    "mask",
+    "parse",
+    "secret_env",
+    "secrets",
+    "sections",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,36 +78,67 @@ class BotConfig:
     restart_max_delay: float = 300.0
 
 
+def _platform_defaults() -> dict[str, Section]:
+    return {platform.name: platform.section() for platform in registry.platforms()}
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
-    """The whole configuration."""
+    """The whole configuration: the core sections, and one section per registered platform."""
 
     bot: BotConfig = field(default_factory=BotConfig)
-    telegram: TelegramConfig = field(default_factory=TelegramConfig)
-    discord: DiscordConfig = field(default_factory=DiscordConfig)
-    console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    # By platform name, in the registry's order.
+    platforms: Mapping[str, Section] = field(default_factory=_platform_defaults)
     ops: OpsConfig = field(default_factory=OpsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
 
-
-# Secrets: environment variable → (section, key). The environment wins over the file.
-SECRET_ENV: dict[str, tuple[str, str]] = {
-    "TELEGRAM_BOT_TOKEN": ("telegram", "token"),
-    "TELEGRAM_WEBHOOK_SECRET": ("telegram", "secret_token"),
-    "DISCORD_BOT_TOKEN": ("discord", "token"),
-    "DISCORD_PUBLIC_KEY": ("discord", "public_key"),
-}
-SECRET_KEYS = frozenset(SECRET_ENV.values())
-# What Telegram accepts as a webhook secret_token.
-_TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+    def __getattr__(self, name: str) -> Any:
+        """A platform's section under the name operators know it by: ``config.telegram``."""
+        try:
+            return object.__getattribute__(self, "platforms")[name]
+        except (AttributeError, KeyError):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}") from None
 
 
-def _env_for(section: str, key: str) -> str | None:
-    for env, where in SECRET_ENV.items():
-        if where == (section, key):
-            return env
-    return None
+# The sections every configuration has, whatever the platforms. The platforms' sections come
+# between [bot] and [ops]: the order of config.example.toml and of check-config's output.
+_CORE_FIRST: dict[str, type[Any]] = {"bot": BotConfig}
+_CORE_LAST: dict[str, type[Any]] = {"ops": OpsConfig, "logging": LoggingConfig, "storage": StorageConfig}
+
+
+def _section_classes() -> dict[str, type[Any]]:
+    platforms = {platform.name: platform.section for platform in registry.platforms()}
+    return {**_CORE_FIRST, **platforms, **_CORE_LAST}
+
+
+def sections(config: Config) -> dict[str, Any]:
+    """Every section of ``config`` by name, in file order: ``bot``, the platforms, ``ops``..."""
+    return {
+        "bot": config.bot,
+        **config.platforms,
+        "ops": config.ops,
+        "logging": config.logging,
+        "storage": config.storage,
+    }
+
+
+def _secrets_of(section: object) -> tuple[Secret, ...]:
+    """The secret keys a section (class or instance) declares; the core sections have none."""
+    secrets: tuple[Secret, ...] = getattr(section, "SECRETS", ())
+    return secrets
+
+
+def secret_env() -> dict[str, tuple[str, str]]:
+    """Each secret variable and the ``(section, key)`` it sets, over every registered platform.
+
+    The environment wins over the file for these.
+    """
+    return {
+        secret.env: (platform.name, secret.key)
+        for platform in registry.platforms()
+        for secret in _secrets_of(platform.section)
+    }
 
 
 def _describe(hint: Any) -> str:
@@ -186,11 +194,11 @@ def _section(name: str, cls: type[Any], raw: Any) -> Any:
             guess = f"did you mean {close[0]}? " if close else ""
             raise ConfigError(f"unknown key [{name}] {key} ({guess}known: {', '.join(sorted(known))})")
     values = {key: _coerce(name, key, hints[key], value) for key, value in raw.items()}
-    for key, value in values.items():
+    for secret in _secrets_of(cls):
         # Secrets pasted with a trailing newline (``$(cat token.txt)``) fail authentication
         # in ways that are hard to recognise.
-        if (name, key) in SECRET_KEYS:
-            values[key] = value.strip()
+        if secret.key in values:
+            values[secret.key] = values[secret.key].strip()
     return cls(**values)
 
 
@@ -243,38 +251,31 @@ def _env_overrides(section: str, cls: type[Any], env: Mapping[str, str]) -> dict
 def parse(raw: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Config:
     """Build and validate a :class:`Config` from parsed TOML and the environment."""
     env = os.environ if environ is None else environ
-    sections = {f.name: f for f in fields(Config)}
-    hints = get_type_hints(Config)
+    classes = _section_classes()
     for name in raw:
-        if name not in sections:
-            close = difflib.get_close_matches(name, sections, n=1)
+        if name not in classes:
+            close = difflib.get_close_matches(name, classes, n=1)
             guess = f"did you mean [{close[0]}]? " if close else ""
-            raise ConfigError(f"unknown section [{name}] ({guess}known: {', '.join(sorted(sections))})")
+            raise ConfigError(f"unknown section [{name}] ({guess}known: {', '.join(sorted(classes))})")
     built: dict[str, Any] = {}
-    for name in sections:
-        cls = hints[name]
+    for name, cls in classes.items():
         section_raw = raw.get(name, {})
         if isinstance(section_raw, Mapping):
             section_raw = dict(section_raw)
             section_raw.update(_env_overrides(name, cls, env))
-            for variable, (sec, key) in SECRET_ENV.items():
-                value = _secret_from_env(variable, env) if sec == name else None
+            for secret in _secrets_of(cls):
+                value = _secret_from_env(secret.env, env)
                 if value:
-                    section_raw[key] = value
+                    section_raw[secret.key] = value
         built[name] = _section(name, cls, section_raw)
-    config = Config(**built)
+    core = {name: built.pop(name) for name in (*_CORE_FIRST, *_CORE_LAST)}
+    config = Config(platforms=built, **core)
     check(config)
     return config
 
 
 def check(config: Config) -> None:
-    """Cross-field rules: secrets for enabled adapters, ranges, URLs, paths and ports."""
-
-    def missing(section: str, key: str, why: str) -> ConfigError:
-        env = _env_for(section, key)
-        hint = f" (or set {env})" if env else ""
-        return ConfigError(f"[{section}] {key} is required {why}{hint}")
-
+    """Cross-field rules: the core sections', each platform's own, and no port used twice."""
     bot = config.bot
     if not bot.default_lang.strip():
         raise ConfigError("[bot] default_lang must not be empty")
@@ -285,93 +286,35 @@ def check(config: Config) -> None:
     if bot.restart_max_delay <= 0:
         raise ConfigError("[bot] restart_max_delay must be greater than 0")
 
-    tg = config.telegram
-    if tg.enabled:
-        if not tg.token:
-            raise missing("telegram", "token", "when [telegram] is enabled")
-        if tg.mode == "webhook":
-            if not tg.webhook_url:
-                raise missing("telegram", "webhook_url", "in webhook mode")
-            if not tg.webhook_url.startswith(("http://", "https://")):
-                raise ConfigError("[telegram] webhook_url must start with https://")
-            if not tg.secret_token:
-                raise missing("telegram", "secret_token", "in webhook mode")
-        if tg.secret_token and not _TELEGRAM_SECRET.fullmatch(tg.secret_token):
-            raise ConfigError(
-                "[telegram] secret_token may hold only A-Z, a-z, 0-9, _ and -, 1 to 256 characters"
-                " (or set TELEGRAM_WEBHOOK_SECRET)"
-            )
-        if not tg.api_base_url.startswith(("http://", "https://")):
-            raise ConfigError("[telegram] api_base_url must start with http:// or https://")
-        if not tg.webhook_path.startswith("/"):
-            raise ConfigError("[telegram] webhook_path must start with /")
-        if tg.poll_timeout < 0:
-            raise ConfigError("[telegram] poll_timeout must be 0 or more")
-        if tg.inline_cache_time < 0:
-            raise ConfigError("[telegram] inline_cache_time must be 0 or more")
+    for section in config.platforms.values():
+        section.check()
 
-    dc = config.discord
-    if dc.enabled:
-        if dc.mode == "gateway" and not dc.token:
-            raise missing("discord", "token", "in gateway mode")
-        if dc.mode == "interactions":
-            if not dc.public_key:
-                raise missing("discord", "public_key", "in interactions mode")
-            try:
-                if len(bytes.fromhex(dc.public_key)) != 32:
-                    raise ValueError
-            except ValueError:
-                raise ConfigError(
-                    "[discord] public_key must be 64 hexadecimal characters (or set DISCORD_PUBLIC_KEY)"
-                ) from None
-        for key in ("application_id", "dev_guild_id", "shard_count"):
-            if getattr(dc, key) < 0:
-                raise ConfigError(f"[discord] {key} must be 0 or more")
-        if dc.shard_ids and not dc.shard_count:
-            raise ConfigError("[discord] shard_ids needs shard_count")
-        if any(not 0 <= i < dc.shard_count for i in dc.shard_ids):
-            raise ConfigError("[discord] shard_ids must each be between 0 and shard_count - 1")
-        if len(set(dc.shard_ids)) != len(dc.shard_ids):
-            raise ConfigError("[discord] shard_ids must not repeat a shard")
-        if not dc.interactions_path.startswith("/"):
-            raise ConfigError("[discord] interactions_path must start with /")
-        if dc.api_base_url and not dc.api_base_url.startswith(("http://", "https://")):
-            raise ConfigError("[discord] api_base_url must be empty or start with http:// or https://")
-        if dc.gateway_url and not dc.gateway_url.startswith(("ws://", "wss://")):
-            raise ConfigError("[discord] gateway_url must be empty or start with ws:// or wss://")
-
+    ports = [
+        (name, listener.key, listener.port, listener.active)
+        for name, section in config.platforms.items()
+        for listener in section.listeners()
+    ]
+    ports.append(("ops", "port", config.ops.port, config.ops.enabled))
     listeners: dict[int, str] = {}
-    for section, key, port, active in (
-        ("telegram", "webhook_port", tg.webhook_port, tg.enabled and tg.mode == "webhook"),
-        ("discord", "interactions_port", dc.interactions_port, dc.enabled and dc.mode == "interactions"),
-        ("ops", "port", config.ops.port, config.ops.enabled),
-    ):
+    for name, key, port, active in ports:
         if not 0 <= port <= 65535:
-            raise ConfigError(f"[{section}] {key} must be between 0 and 65535")
+            raise ConfigError(f"[{name}] {key} must be between 0 and 65535")
         # Port 0 asks the system for a free port, so it never clashes.
         if active and port:
             if port in listeners:
-                raise ConfigError(f"[{section}] {key} {port} is already used by {listeners[port]}")
-            listeners[port] = f"[{section}] {key}"
+                raise ConfigError(f"[{name}] {key} {port} is already used by {listeners[port]}")
+            listeners[port] = f"[{name}] {key}"
 
 
 def enabled_platforms(config: Config) -> list[str]:
     """The platforms ``run`` starts, in start order."""
-    return [
-        name
-        for name, on in (
-            ("telegram", config.telegram.enabled),
-            ("discord", config.discord.enabled),
-            ("console", config.console.enabled),
-        )
-        if on
-    ]
+    return [name for name, section in config.platforms.items() if section.enabled]
 
 
 def secrets(config: Config) -> list[str]:
-    """Every configured secret value (for log redaction). Discord's public key is public."""
-    values = [config.telegram.token, config.telegram.secret_token, config.discord.token]
-    return [v for v in values if v]
+    """Every configured secret value, for log redaction; values public by design (Discord's
+    public key) excepted."""
+    return [value for section in config.platforms.values() for value in redacted_values(section)]
 
 
 def load(path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> Config:
@@ -399,17 +342,10 @@ def mask(value: str) -> str:
 def effective(config: Config) -> dict[str, dict[str, Any]]:
     """The configuration as a dict of sections, with every secret masked."""
     out: dict[str, dict[str, Any]] = {}
-    for section in fields(config):
-        values = getattr(config, section.name)
-        out[section.name] = {}
-        for f in fields(values):
-            value = getattr(values, f.name)
-            if (section.name, f.name) in SECRET_KEYS:
-                value = mask(value)
-            out[section.name][f.name] = value
+    for name, section in sections(config).items():
+        masked = {secret.key for secret in _secrets_of(section)}
+        out[name] = {}
+        for f in fields(section):
+            value = getattr(section, f.name)
+            out[name][f.name] = mask(value) if f.name in masked else value
     return out
-
-
-def with_console(config: Config) -> Config:
-    """The same configuration with the console adapter enabled."""
-    return replace(config, console=ConsoleConfig(enabled=True))

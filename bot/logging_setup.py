@@ -3,6 +3,7 @@
 Redaction happens on the *formatted* line, in a formatter that wraps each root handler's own, so
 a secret is caught wherever it hides: the message, its arguments, an exception's text or a stack.
 (A ``logging.Filter`` runs before formatting and, on a logger, never sees propagated records.)
+The redactor itself is :mod:`bot.redaction`'s, the one every log path uses.
 """
 
 from __future__ import annotations
@@ -11,49 +12,16 @@ import json
 import logging
 import sys
 import time
-import urllib.parse
 from collections.abc import Iterable
 from typing import TextIO
 
-REDACTED = "***"
+from bot.redaction import RedactingFormatter, Redactor
+
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 # Loggers that print one line per HTTP request, with URLs that hold the Telegram token
 # (``.../bot<token>/getUpdates``). Quiet unless the operator asks for DEBUG, and redacted even then.
 CHATTY_LOGGERS = ("httpx", "httpcore", "aiohttp.access")
-
-
-def _variants(secret: str) -> set[str]:
-    """The spellings a secret can take in a log line: raw, URL-quoted, JSON-escaped."""
-    forms = {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote(secret)}
-    forms.add(json.dumps(secret)[1:-1])
-    return {f for f in forms if f}
-
-
-class Redactor:
-    """Replaces every known secret in a string with ``***``."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._forms: list[str] = []
-        self.add(secrets)
-
-    def add(self, secrets: Iterable[str]) -> None:
-        """Also redact these values."""
-        forms = set(self._forms)
-        for secret in secrets:
-            if secret:
-                forms |= _variants(secret)
-        # Longest first, so a secret that contains another is replaced whole.
-        self._forms = sorted(forms, key=len, reverse=True)
-
-    def __bool__(self) -> bool:
-        return bool(self._forms)
-
-    def __call__(self, text: str) -> str:
-        for form in self._forms:
-            if form in text:
-                text = text.replace(form, REDACTED)
-        return text
 
 
 class JsonFormatter(logging.Formatter):
@@ -75,19 +43,6 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             out["stack_info"] = self.formatStack(record.stack_info)
         return json.dumps(out, ensure_ascii=False)
-
-
-class RedactingFormatter(logging.Formatter):
-    """Formats with an inner formatter, then redacts the finished line."""
-
-    def __init__(self, inner: logging.Formatter, redact: Redactor) -> None:
-        super().__init__()
-        self.inner = inner
-        self.redact = redact
-
-    def format(self, record: logging.LogRecord) -> str:
-        """The inner formatter's line with every secret replaced."""
-        return self.redact(self.inner.format(record))
 
 
 def make_formatter(fmt: str) -> logging.Formatter:

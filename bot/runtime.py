@@ -11,8 +11,8 @@
 4. on SIGINT/SIGTERM (or when the console user quits) stop taking work, let every adapter finish
    its replies in flight within ``[bot] shutdown_timeout``, close everything and return 0.
 
-Platform modules are imported here, lazily, so ``ask`` and ``console`` never load discord.py or
-python-telegram-bot.
+The platforms come from :mod:`bot.platforms.registry`; each imports its library only when its
+adapter factory is built, so ``ask`` and ``console`` never load discord.py or python-telegram-bot.
 """
 
 from __future__ import annotations
@@ -27,20 +27,18 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from bot.adapters.base import Adapter, AdapterStartError
 from bot.config import Config
+from bot.exit_codes import EXIT_FAILURE, EXIT_OK
 from bot.metrics import Metrics
 from bot.ops import OpsServer
+from bot.platforms import registry
+from bot.platforms.base import Adapter, AdapterContext, AdapterFactory, AdapterStartError
 from bot.service import Service
 from bot.storage import SqlitePreferences
 from handlers import Handler
 
 log = logging.getLogger(__name__)
 
-EXIT_OK = 0
-EXIT_START_FAILED = 1
-
-AdapterFactory = Callable[[], Adapter]
 # Builds the adapters' factories from the service and a callback that asks the runtime to stop.
 AdapterBuilder = Callable[[Config, Service, Callable[[], None]], dict[str, AdapterFactory]]
 
@@ -48,45 +46,20 @@ AdapterBuilder = Callable[[Config, Service, Callable[[], None]], dict[str, Adapt
 def adapter_factories(
     config: Config, service: Service, request_stop: Callable[[], None]
 ) -> dict[str, AdapterFactory]:
-    """A factory per enabled platform, in start order; each call builds a fresh adapter.
+    """A factory per enabled platform, in the registry's order; each call builds a fresh adapter.
 
-    Raises :class:`AdapterStartError` when a platform's module cannot be imported.
+    Raises :class:`AdapterStartError` when a platform's library cannot be imported.
     """
+    context = AdapterContext(service=service, bot=config.bot, request_stop=request_stop)
     factories: dict[str, AdapterFactory] = {}
-    try:
-        if config.telegram.enabled:
-            from bot.adapters.telegram_bot import TelegramAdapter
-
-            tg = config.telegram
-            # Leave the runtime's own deadline some room to close connections after the drain.
-            drain = max(1.0, config.bot.shutdown_timeout * 0.8)
-            factories["telegram"] = lambda: TelegramAdapter(tg, service, drain_timeout=drain)
-        if config.discord.enabled:
-            dc = config.discord
-            if dc.mode == "interactions":
-                from bot.adapters.discord_interactions import DiscordInteractionsAdapter
-
-                factories["discord"] = lambda: DiscordInteractionsAdapter(dc, service)
-            else:
-                from bot.adapters.discord_gateway import DiscordGatewayAdapter
-
-                factories["discord"] = lambda: DiscordGatewayAdapter(dc, service)
-    except ImportError as exc:
-        raise AdapterStartError(f"platform support is missing: {exc}") from exc
-    if config.console.enabled:
-        from bot.adapters.console import ConsoleAdapter
-        from bot.cli import env_locale
-
-        def console() -> Adapter:
-            # The user leaving the prompt (quit, Ctrl-D, end of input) ends the process.
-            return ConsoleAdapter(
-                service.handler,
-                locale=env_locale() or config.bot.default_lang,
-                on_exit=request_stop,
-                answer=service.answer,
-            )
-
-        factories["console"] = console
+    for platform in registry.platforms():
+        section = platform.section_of(config)
+        if not section.enabled:
+            continue
+        try:
+            factories[platform.name] = platform.adapter(section, context)
+        except ImportError as exc:
+            raise AdapterStartError(f"platform support is missing: {exc}") from exc
     return factories
 
 
@@ -344,7 +317,7 @@ async def serve(
         prefs = SqlitePreferences(config.storage.path)
     except (OSError, sqlite3.Error) as exc:
         log.error("cannot open [storage] path %s: %s", config.storage.path, exc)
-        return EXIT_START_FAILED
+        return EXIT_FAILURE
     service = Service(handler=handler, metrics=metrics, prefs=prefs, default_lang=config.bot.default_lang)
     runtime_ref: list[Runtime] = []
 
@@ -398,7 +371,7 @@ async def serve(
         return EXIT_OK
     except AdapterStartError as exc:
         log.error("cannot start: %s", exc)
-        return EXIT_START_FAILED
+        return EXIT_FAILURE
     finally:
         if runtime_ref and not runtime_ref[0].stopping:
             await runtime_ref[0].stop()

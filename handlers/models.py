@@ -12,7 +12,6 @@ from typing import Literal
 ReplyKind = Literal["entry", "list", "compare", "unassigned", "help", "error"]
 ErrorKind = Literal["empty_input", "out_of_range", "too_long", "no_match"]
 Mode = Literal["answer", "explain"]
-Platform = Literal["console", "telegram", "discord"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +27,7 @@ class Request:
 
     text: str
     langs: tuple[str | None, ...] = ()
-    platform: Platform = "console"
+    platform: str = "console"
     mode: Mode = "answer"
 
 

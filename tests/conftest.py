@@ -14,10 +14,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.config import SECRET_ENV
+from bot.config import secret_env
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET_VARIABLES = tuple(SECRET_ENV)
+SECRET_VARIABLES = tuple(secret_env())
 
 BotRunner = Callable[..., subprocess.CompletedProcess[str]]
 

@@ -103,7 +103,7 @@ def test_locale_from_the_environment_is_a_fallback() -> None:
 def test_ask_and_console_import_no_platform_library() -> None:
     code = (
         "import sys, io; from bot.cli import main; main(['ask', '404'], out=io.StringIO());"
-        "import bot.adapters.console;"
+        "import bot.platforms.console.adapter;"
         "bad = [m for m in ('discord', 'telegram') if m in sys.modules]; print(bad); sys.exit(bool(bad))"
     )
     result = subprocess.run(

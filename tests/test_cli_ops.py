@@ -187,7 +187,7 @@ def test_a_signal_stops_run_with_exit_0(bot_env: dict[str, str], tmp_path: Path,
 
 
 def _emulated_config(tmp_path: Path, telegram: Any, discord: Any, ops_port: int, level: str = "INFO") -> str:
-    from emulated_config import emulated_config
+    from support.emulated_config import emulated_config
 
     return _write(tmp_path, emulated_config(telegram, discord, ops_port, level))
 
@@ -195,8 +195,8 @@ def _emulated_config(tmp_path: Path, telegram: Any, discord: Any, ops_port: int,
 async def test_sigterm_in_the_middle_of_traffic_answers_every_update_taken(
     bot_env: dict[str, str], tmp_path: Path
 ) -> None:
-    from discord_emulator import DiscordEmulator
-    from telegram_emulator import Faults, TelegramEmulator
+    from support.discord_emulator import DiscordEmulator
+    from support.telegram_emulator import Faults, TelegramEmulator
 
     async with TelegramEmulator() as telegram, DiscordEmulator() as discord:
         # Each reply takes a little while, so replies are in flight when the signal comes.
@@ -244,8 +244,8 @@ async def test_sigterm_in_the_middle_of_traffic_answers_every_update_taken(
 async def test_a_platform_refusing_the_token_fails_the_start_with_exit_1(
     bot_env: dict[str, str], tmp_path: Path
 ) -> None:
-    from discord_emulator import DiscordEmulator
-    from telegram_emulator import TelegramEmulator
+    from support.discord_emulator import DiscordEmulator
+    from support.telegram_emulator import TelegramEmulator
 
     async with TelegramEmulator() as telegram, DiscordEmulator() as discord:
         config = _emulated_config(tmp_path, telegram, discord, free_port())
@@ -265,7 +265,7 @@ async def test_a_platform_refusing_the_token_fails_the_start_with_exit_1(
 
 
 async def test_sync_commands_registers_through_the_rest_api(bot_env: dict[str, str], tmp_path: Path) -> None:
-    from discord_emulator import DiscordEmulator
+    from support.discord_emulator import DiscordEmulator
 
     async with DiscordEmulator() as discord:
         env = {

@@ -10,14 +10,15 @@ from typing import Any
 import pytest
 
 from bot.config import (
-    SECRET_ENV,
     Config,
     ConfigError,
     effective,
     enabled_platforms,
     load,
     parse,
+    secret_env,
     secrets,
+    sections,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,10 +42,10 @@ def test_example_file_parses_and_documents_every_key() -> None:
     raw = tomllib.loads(text)
     # Its values are the defaults: the example is also the reference.
     assert parse(raw, {}) == Config()
-    for section in fields(Config):
-        assert section.name in raw, f"[{section.name}] missing from config.example.toml"
-        keys = {f.name for f in fields(getattr(Config(), section.name))}
-        assert set(raw[section.name]) == keys, section.name
+    for name, section in sections(Config()).items():
+        assert name in raw, f"[{name}] missing from config.example.toml"
+        keys = {f.name for f in fields(section)}
+        assert set(raw[name]) == keys, name
     # Every key carries a comment somewhere above it in its section.
     assert text.count("\n# ") > 30
 
@@ -216,16 +217,16 @@ def test_effective_masks_every_secret() -> None:
     assert effective(config)["telegram"]["token"] == "<set, 16 characters>"
     assert effective(parse({}, {}))["telegram"]["token"] == "<not set>"
     assert set(secrets(config)) == {"1:telegram-token", "webhook_secret", "discord-token"}
-    assert set(SECRET_ENV.values()) <= {(s, k) for s, values in effective(config).items() for k in values}
+    assert set(secret_env().values()) <= {(s, k) for s, values in effective(config).items() for k in values}
 
 
 def test_readme_names_every_key_for_operators() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     start = readme.index("### Configuration keys")
     table = readme[start : readme.index("\n### ", start + 1)]
-    for section in fields(Config):
-        row = next(line for line in table.splitlines() if line.startswith(f"| `[{section.name}]`"))
-        for key in fields(getattr(Config(), section.name)):
-            assert f"`{key.name}`" in row, f"[{section.name}] {key.name} missing from the README table"
-    for variable in SECRET_ENV:
+    for name, section in sections(Config()).items():
+        row = next(line for line in table.splitlines() if line.startswith(f"| `[{name}]`"))
+        for key in fields(section):
+            assert f"`{key.name}`" in row, f"[{name}] {key.name} missing from the README table"
+    for variable in secret_env():
         assert f"`{variable}`" in readme

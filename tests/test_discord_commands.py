@@ -4,33 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 from pathlib import Path
 
 import pytest
 
-from bot.adapters.discord_commands import (
-    DISCORD_LOCALES,
-    REDACTED,
-    CommandSyncError,
-    Invocation,
-    Prepared,
-    Responder,
-    api_root,
-    command_payloads,
-    create_adapter,
-    discord_locales,
-    guard_logs,
-    sync_commands,
-    sync_on_start,
-)
-from bot.adapters.discord_interactions import DiscordInteractionsAdapter
-from bot.config import DiscordConfig
+from bot.config import parse
+from bot.platforms.discord.commands import DISCORD_LOCALES, command_payloads, discord_locales
+from bot.platforms.discord.config import DiscordConfig
+from bot.platforms.discord.interactions import DiscordInteractionsAdapter
+from bot.platforms.discord.responder import Invocation, Prepared, Responder
+from bot.platforms.discord.sync import CommandSyncError, api_root, sync_commands, sync_on_start
+from bot.runtime import adapter_factories
 from bot.service import Service
 from handlers import Handler, load
 
-from discord_emulator import LOCALES, DiscordEmulator, SpecValidator, command_problems
+from support.discord_emulator import LOCALES, DiscordEmulator, SpecValidator, command_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 VALIDATOR = SpecValidator.load()
@@ -153,30 +142,9 @@ def test_start_time_registration_is_for_development_guilds_only() -> None:
 
 
 def test_the_interactions_mode_does_not_need_discord_py() -> None:
-    config = DiscordConfig(mode="interactions", public_key="00" * 32)
-    assert isinstance(create_adapter(config, Service(Handler(load()))), DiscordInteractionsAdapter)
-
-
-def test_the_log_guard_redacts_the_token_from_messages_arguments_and_tracebacks(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    secret = "MTIz.secret-token.XYZ"
-    undo = guard_logs(secret)
-    try:
-        with caplog.at_level(logging.DEBUG):
-            logging.getLogger("discord.http").debug("sending %s", {"Authorization": f"Bot {secret}"})
-            logging.getLogger("discord.gateway").debug(f"payload {secret}")
-            try:
-                raise ValueError(f"bad token {secret}")
-            except ValueError:
-                logging.getLogger("discord.client").exception("failed")
-    finally:
-        undo()
-    assert secret not in caplog.text
-    assert caplog.text.count(REDACTED) >= 3
-    with caplog.at_level(logging.DEBUG):
-        logging.getLogger("discord.http").debug("after %s", secret)
-    assert caplog.records[-1].getMessage() == f"after {secret}"
+    config = parse({"discord": {"enabled": True, "mode": "interactions", "public_key": "00" * 32}}, {})
+    factories = adapter_factories(config, Service(Handler(load())), lambda: None)
+    assert isinstance(factories["discord"](), DiscordInteractionsAdapter)
 
 
 async def test_answers_are_cached_by_text_language_and_privacy_but_random_is_not() -> None:

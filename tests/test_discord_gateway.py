@@ -14,17 +14,17 @@ from typing import Any
 import discord
 import pytest
 
-from bot.adapters.base import AdapterStartError
-from bot.adapters.discord_commands import ADMINISTRATOR, MANAGE_GUILD
-from bot.adapters.discord_gateway import DiscordGatewayAdapter
-from bot.config import DiscordConfig
 from bot.metrics import Metrics
-from bot.render.discord_embed import EPHEMERAL
+from bot.platforms.base import AdapterStartError
+from bot.platforms.discord.config import DiscordConfig
+from bot.platforms.discord.gateway import DiscordGatewayAdapter
+from bot.platforms.discord.render import EPHEMERAL
+from bot.platforms.discord.responder import ADMINISTRATOR, MANAGE_GUILD
 from bot.service import Service
 from bot.storage import MemoryPreferences
 from handlers import Handler, load
 
-from discord_emulator import DiscordEmulator, SpecValidator
+from support.discord_emulator import DiscordEmulator, SpecValidator
 
 GUILD = 900000000000000001
 VALIDATOR = SpecValidator.load()

@@ -15,17 +15,17 @@ import aiohttp
 import pytest
 from nacl.signing import SigningKey
 
-from bot.adapters.base import AdapterStartError
-from bot.adapters.discord_commands import MANAGE_GUILD
-from bot.adapters.discord_interactions import MAX_BODY, DiscordInteractionsAdapter
-from bot.config import DiscordConfig
 from bot.metrics import Metrics
-from bot.render.discord_embed import EPHEMERAL
+from bot.platforms.base import AdapterStartError
+from bot.platforms.discord.config import DiscordConfig
+from bot.platforms.discord.interactions import MAX_BODY, DiscordInteractionsAdapter
+from bot.platforms.discord.render import EPHEMERAL
+from bot.platforms.discord.responder import MANAGE_GUILD
 from bot.service import Service
 from bot.storage import MemoryPreferences, PreferenceStore
 from handlers import Handler, load
 
-from discord_emulator import DiscordEmulator, SpecValidator, choices_problems, message_problems
+from support.discord_emulator import DiscordEmulator, SpecValidator, choices_problems, message_problems
 
 VALIDATOR = SpecValidator.load()
 KEY = SigningKey.generate()

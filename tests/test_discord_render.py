@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.render.discord_embed import (
+from bot.platforms.discord.render import (
     EPHEMERAL,
     RLM,
     ShareKey,
@@ -27,7 +27,7 @@ from bot.render.discord_embed import (
 )
 from handlers import Field, Handler, Item, Link, Reply, Request, load
 
-from discord_emulator import SpecValidator, choices_problems, embed_total, message_problems
+from support.discord_emulator import SpecValidator, choices_problems, embed_total, message_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 

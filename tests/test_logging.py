@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.logging_setup import REDACTED, install_redaction, setup_logging
+from bot.logging_setup import install_redaction, setup_logging
+from bot.redaction import REDACTED
 
 from conftest import free_port, spawn_bot, wait_healthy
 
@@ -109,9 +110,9 @@ def test_install_redaction_wraps_existing_handlers() -> None:
 async def test_no_secret_in_the_logs_of_a_serving_process_at_debug(
     bot_env: dict[str, str], tmp_path: Path
 ) -> None:
-    from discord_emulator import DiscordEmulator
-    from emulated_config import emulated_config
-    from telegram_emulator import Faults, TelegramEmulator
+    from support.discord_emulator import DiscordEmulator
+    from support.emulated_config import emulated_config
+    from support.telegram_emulator import Faults, TelegramEmulator
 
     async with TelegramEmulator() as telegram, DiscordEmulator() as discord:
         # A failed send and its retry log the request too.

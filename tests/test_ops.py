@@ -11,9 +11,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.config import DiscordConfig, TelegramConfig
 from bot.metrics import Metrics
 from bot.ops import OpsServer, health
+from bot.platforms.discord.config import DiscordConfig
+from bot.platforms.telegram.config import TelegramConfig
 from bot.runtime import Runtime
 from bot.service import Service
 from handlers import Handler, Request, load
@@ -151,11 +152,11 @@ async def _until_status(
 async def test_healthz_follows_each_platform_going_away_and_coming_back(
     session: aiohttp.ClientSession,
 ) -> None:
-    from bot.adapters.discord_gateway import DiscordGatewayAdapter
-    from bot.adapters.telegram_bot import TelegramAdapter
+    from bot.platforms.discord.gateway import DiscordGatewayAdapter
+    from bot.platforms.telegram.adapter import TelegramAdapter
 
-    from discord_emulator import DiscordEmulator
-    from telegram_emulator import TelegramEmulator
+    from support.discord_emulator import DiscordEmulator
+    from support.telegram_emulator import TelegramEmulator
 
     async with TelegramEmulator() as telegram, DiscordEmulator(heartbeat_interval=1.0) as discord:
         tg_relay, dc_relay = Relay(telegram.port), Relay(discord.port)

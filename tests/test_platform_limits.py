@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from bot.render.discord_embed import CHOICE_NAME_MAX, EMBED_TOTAL_MAX, render_choices, render_message
-from bot.render.telegram_html import TEXT_LIMIT, render_html
+from bot.platforms.discord.render import CHOICE_NAME_MAX, EMBED_TOTAL_MAX, render_choices, render_message
+from bot.platforms.telegram.render import TEXT_LIMIT, render_html
 from handlers import Handler, Reply, Request, load
 
-from discord_emulator import embed_total, message_problems
-from telegram_emulator import check_text
+from support.discord_emulator import embed_total, message_problems
+from support.telegram_emulator import check_text
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.base import Adapter, AdapterStartError
 from bot.config import Config, parse
 from bot.metrics import Metrics
 from bot.ops import OpsServer
-from bot.runtime import AdapterBuilder, AdapterFactory, Runtime, serve
+from bot.platforms.base import Adapter, AdapterFactory, AdapterStartError
+from bot.runtime import AdapterBuilder, Runtime, serve
 from bot.service import Service
 from handlers import Handler, load
 

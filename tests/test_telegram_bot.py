@@ -24,14 +24,14 @@ from typing import Any
 import pytest
 from telegram.error import BadRequest
 
-from bot.adapters.base import AdapterStartError
-from bot.adapters.telegram_bot import TelegramAdapter
-from bot.adapters.telegram_delivery import RetryPolicy
-from bot.config import TelegramConfig
+from bot.platforms.base import AdapterStartError
+from bot.platforms.telegram.adapter import TelegramAdapter
+from bot.platforms.telegram.config import TelegramConfig
+from bot.platforms.telegram.delivery import RetryPolicy
 from bot.service import Service
 from handlers import Handler, Request, load
 
-from telegram_emulator import BOT_USERNAME, Faults, SpecChecker, TelegramEmulator, free_port
+from support.telegram_emulator import BOT_USERNAME, Faults, SpecChecker, TelegramEmulator, free_port
 
 # PTB itself warns (inside RetryAfter.__init__) about the future type of retry_after.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")

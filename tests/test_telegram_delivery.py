@@ -1,17 +1,16 @@
-"""Bounded retries of Bot API calls, and the filter that keeps the token out of log records."""
+"""Bounded retries of Bot API calls."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 
 import httpx
 import pytest
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
-from bot.adapters.telegram_delivery import Delivery, RetryPolicy, SecretFilter, retry_reason
 from bot.metrics import Metrics
+from bot.platforms.telegram.delivery import Delivery, RetryPolicy, retry_reason
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 TOKEN = "123456:ABC-def_ghi"
@@ -105,36 +104,3 @@ async def test_abort_ends_a_wait_at_once() -> None:
     delivery.abort()
     with pytest.raises(NetworkError):
         await asyncio.wait_for(task, 1)
-
-
-def test_the_filter_redacts_message_arguments_and_tracebacks() -> None:
-    logger = logging.getLogger("telegram.test_redaction")
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    handler = Keep()
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    secret_filter = SecretFilter([TOKEN, "webhook-secret"])
-    secret_filter.attach(["telegram"])
-    try:
-        logger.debug("POST https://api.telegram.org/bot%s/getMe", TOKEN)
-        logger.info("quoted form %s", TOKEN.replace(":", "%3A"))
-        try:
-            raise ValueError(f"The token `{TOKEN}` was rejected; secret webhook-secret")
-        except ValueError:
-            logger.exception("failed")
-    finally:
-        secret_filter.detach()
-        logger.removeHandler(handler)
-    assert logger not in secret_filter._attached
-    formatter = logging.Formatter()
-    lines = [formatter.format(r) for r in records]
-    assert "bot***/getMe" in lines[0]
-    assert "quoted form ***" in lines[1]
-    assert "The token `***` was rejected; secret ***" in lines[2]
-    for line in lines:
-        assert TOKEN not in line and "webhook-secret" not in line and "%3A" not in line

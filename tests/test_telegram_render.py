@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.render.telegram_html import RLM, TEXT_LIMIT, Button, render_html, render_text, utf16_len
+from bot.platforms.telegram.render import RLM, TEXT_LIMIT, Button, render_html, render_text, utf16_len
 from handlers import Field, Handler, Item, Link, Reply, Request, load
 
-from telegram_emulator import EntityError, check_keyboard, check_text, parse_html
+from support.telegram_emulator import EntityError, check_keyboard, check_text, parse_html
 
 
 @cache

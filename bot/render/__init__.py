@@ -1,1 +1,1 @@
-"""Renderers: a platform-neutral :class:`handlers.Reply` in, one platform's message out."""
+"""Plain-text rendering, shared by ``ask`` and the console."""

@@ -1,9 +1,9 @@
 """The Discord gateway adapter: discord.py's ``Bot`` (or ``AutoShardedBot``) on our event loop.
 
-Interactions arrive as gateway events; :class:`~bot.adapters.discord_commands.Responder` answers
+Interactions arrive as gateway events; :class:`~bot.platforms.discord.responder.Responder` answers
 them exactly as it does for the HTTP endpoint, and the callback body it returns is sent through
 discord.py's public ``InteractionResponse`` API. discord.py's own command tree is bypassed: the
-command set is defined once, as API payloads, in :mod:`bot.adapters.discord_commands`.
+command set is defined once, as API payloads, in :mod:`bot.platforms.discord.commands`.
 
 Disconnects are discord.py's business: it reconnects with RESUME (op 6) on the
 ``resume_gateway_url`` from READY, and Discord replays the events missed in between.
@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Callable
 from typing import Any, TypeAlias
 
 import aiohttp
@@ -24,28 +23,24 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot.adapters.base import AdapterStartError
-from bot.adapters.discord_commands import (
-    AUTOCOMPLETE_RESULT,
+from bot.platforms.base import AdapterStartError, redacted_values
+from bot.platforms.discord.config import NAME, DiscordConfig
+from bot.platforms.discord.render import EPHEMERAL
+from bot.platforms.discord.responder import AUTOCOMPLETE_RESULT, Invocation, Responder
+from bot.platforms.discord.sync import (
+    REDACTED_LOGGERS,
     CommandSyncError,
-    Invocation,
-    Responder,
     api_root,
-    guard_logs,
     sync_commands,
     sync_on_start,
 )
-from bot.config import DiscordConfig
-from bot.render.discord_embed import EPHEMERAL
+from bot.redaction import RedactingFilter
 from bot.service import Service
 
-log = logging.getLogger(__name__)
+# Named as before the move into bot.platforms: operators filter log lines on it.
+log = logging.getLogger("bot.adapters.discord_gateway")
 
 AnyBot: TypeAlias = commands.Bot | commands.AutoShardedBot
-
-
-def _nothing() -> None:
-    return None
 
 
 class _DelegatingTree(app_commands.CommandTree[commands.Bot]):
@@ -177,7 +172,7 @@ def message_kwargs(data: dict[str, Any]) -> dict[str, Any]:
 class DiscordGatewayAdapter:
     """Connects to Discord's gateway with discord.py and answers interactions."""
 
-    platform = "discord"
+    platform = NAME
 
     def __init__(
         self,
@@ -198,7 +193,7 @@ class DiscordGatewayAdapter:
         self._bot: AnyBot | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
-        self._undo_log_guard: Callable[[], None] = _nothing
+        self._log_guard = RedactingFilter(redacted_values(config))
         self._quiet = _ExpectedWarnings()
 
     @property
@@ -234,7 +229,7 @@ class DiscordGatewayAdapter:
         Raises :class:`AdapterStartError` when the token is refused, the API cannot be reached,
         or the gateway closes for good (bad shard settings, missing intents).
         """
-        self._undo_log_guard = guard_logs(self._config.token)
+        self._log_guard.attach(REDACTED_LOGGERS)
         self._quiet.install()
         self._endpoints.apply()
         self._service.handler.warm()
@@ -301,7 +296,7 @@ class DiscordGatewayAdapter:
         self._bot = None
         self._endpoints.restore()
         self._quiet.remove()
-        self._undo_log_guard()
+        self._log_guard.detach()
 
     async def stop(self) -> None:
         """Close the gateway connection and the HTTP session; restore discord.py's endpoints."""
@@ -342,5 +337,5 @@ class DiscordGatewayAdapter:
                 await interaction.response.send_message(**kwargs)
         except discord.HTTPException as exc:
             # Most often the 3-second window passed (10062 Unknown interaction) or a retry won.
-            self._service.metrics.error("discord", "send")
+            self._service.metrics.error(NAME, "send")
             log.warning("discord: could not answer interaction %s: %s", interaction.id, exc)

@@ -4,7 +4,7 @@ Three measurements, each against a baseline run on the same machine in the same 
 
 1. Interactions per second through the gateway: this bot vs a bare discord.py bot that answers
    every ``/http`` with a constant embed (a typical card's size, with its two link buttons). Both
-   run in their own process against the same emulator (tests/discord_emulator.py) in this
+   run in their own process against the same emulator (tests/support/discord_emulator.py) in this
    process, which keeps a fixed number of interactions in flight and counts callbacks.
    Target: ratio >= 0.9.
 2. Requests per second of the HTTP interactions endpoint vs a bare aiohttp endpoint doing the same
@@ -18,39 +18,34 @@ clock is disturbed. Runs alternate between the contenders and the best of each i
 3. Time inside the shared handler per answer, p50/p99 (target p99 <= 1 ms), with the renderer
    and the whole responder shown beside it.
 
-Usage: ``.venv/bin/python bench/discord.py [--seconds 6] [--rounds 3] [--window 32]`` (about 2 minutes)
+Usage: ``.venv/bin/python bench/discord_bench.py [--seconds 6] [--rounds 3] [--window 32]`` (about 2 minutes)
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import multiprocessing
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-# This file is called discord.py: drop its folder from the import path, or "import discord"
-# below would import this very script instead of discord.py.
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import contextlib  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import multiprocessing  # noqa: E402
-import os  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from typing import Any  # noqa: E402
 
 QUERIES = [
     "404", "503", "500", "418", "429", "301", "5xx", "4xx", "not found", "too many requests",
@@ -158,8 +153,8 @@ def child_gateway(kind: str, api: str, gateway: str, token: str) -> None:
     from discord import app_commands
     from discord.ext import commands
 
-    from bot.adapters.discord_gateway import DiscordGatewayAdapter
-    from bot.config import DiscordConfig
+    from bot.platforms.discord.config import DiscordConfig
+    from bot.platforms.discord.gateway import DiscordGatewayAdapter
     from bot.service import Service
     from handlers import Handler, load
 
@@ -223,8 +218,8 @@ def child_http(kind: str, port: int, public_key: str) -> None:
     from nacl.exceptions import BadSignatureError
     from nacl.signing import VerifyKey
 
-    from bot.adapters.discord_interactions import DiscordInteractionsAdapter
-    from bot.config import DiscordConfig
+    from bot.platforms.discord.config import DiscordConfig
+    from bot.platforms.discord.interactions import DiscordInteractionsAdapter
     from bot.service import Service
     from handlers import Handler, load
 
@@ -304,7 +299,7 @@ def finish(process: subprocess.Popen[str]) -> None:
 
 async def gateway_round(kind: str, seconds: float, window: int) -> Run:
     """One bot answering for ``seconds`` with ``window`` interactions kept in flight."""
-    from discord_emulator import DiscordEmulator
+    from support.discord_emulator import DiscordEmulator
 
     async with DiscordEmulator(check_payloads=False) as emu:
         emu.keep_callbacks = False
@@ -359,7 +354,7 @@ def signed_requests(key_hex: str, count: int = 200) -> list[tuple[str, str, str]
     """Pre-signed (signature, timestamp, body) triples: commands over the query mix."""
     from nacl.signing import SigningKey
 
-    from discord_emulator import DiscordEmulator
+    from support.discord_emulator import DiscordEmulator
 
     key = SigningKey(bytes.fromhex(key_hex))
     payloads = DiscordEmulator()
@@ -508,12 +503,12 @@ def bench_handler(iterations: int) -> dict[str, dict[str, float]]:
     Each is timed on the wall clock and on this thread's CPU clock: on a machine busy with other
     work the wall clock's tail is the scheduler's, the CPU clock's is ours.
     """
-    from bot.adapters.discord_commands import Invocation, Responder
-    from bot.render.discord_embed import render_message
+    from bot.platforms.discord.render import render_message
+    from bot.platforms.discord.responder import Invocation, Responder
     from bot.service import Service
     from handlers import Handler, Request, load
 
-    from discord_emulator import DiscordEmulator
+    from support.discord_emulator import DiscordEmulator
 
     handler = Handler(load())
     handler.warm()

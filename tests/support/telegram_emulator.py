@@ -43,7 +43,7 @@ from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "specs" / "telegram-bot-api.json"
+SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "specs" / "telegram-bot-api.json"
 DEFAULT_TOKEN = "123456789:AAHemulatorTokenForTestsOnly-0123456789"
 BOT_ID = 123456789
 BOT_USERNAME = "HttpStatusTestBot"

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from bot.exit_codes import EXIT_OK, EXIT_USAGE
 from bot.render.plain import render_plain
 from handlers import Handler, Reply, Request
 
@@ -135,7 +136,7 @@ def run_console(handler: Handler, lang: str | None = None, locale: str | None = 
     """``python -m bot console``: the prompt until quit, Ctrl-D or Ctrl-C; returns the exit status."""
     if lang and handler.supported(lang) is None:
         sys.stderr.write(f"unknown language {lang!r}; available: {', '.join(handler.languages)}\n")
-        return 2
+        return EXIT_USAGE
 
     async def main() -> None:
         adapter = ConsoleAdapter(handler, lang=lang, locale=locale)
@@ -146,4 +147,4 @@ def run_console(handler: Handler, lang: str | None = None, locale: str | None = 
         asyncio.run(main())
     except KeyboardInterrupt:
         sys.stdout.write("\n")
-    return 0
+    return EXIT_OK

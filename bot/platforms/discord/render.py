@@ -15,9 +15,12 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from handlers import Handler, Item, Reply
+
+if TYPE_CHECKING:
+    from bot.flows import LanguageChoice
 
 # ---- Discord's limits ----------------------------------------------------------------------------
 CONTENT_MAX = 2000
@@ -324,6 +327,15 @@ def render_text(text: str, *, ephemeral: bool = False, rtl: bool = False) -> dic
     if ephemeral:
         message["flags"] = EPHEMERAL
     return message
+
+
+def render_languages(languages: Iterable[LanguageChoice]) -> list[dict[str, str]]:
+    """Language choices (``lang`` options, ``/lang`` autocomplete): each named as its speakers
+    write it, its code as the value."""
+    return [
+        {"name": truncate(language.native_name, CHOICE_NAME_MAX), "value": language.code}
+        for language in languages
+    ][:CHOICES_MAX]
 
 
 def render_choices(items: Iterable[Item], rtl: bool = False) -> list[dict[str, str]]:

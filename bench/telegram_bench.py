@@ -1,8 +1,8 @@
 """Telegram benchmark: this bot against a bare python-telegram-bot bot, same emulator, same run.
 
-Run: ``.venv/bin/python bench/telegram.py [--updates 1500] [--rounds 2]``.
+Run: ``.venv/bin/python bench/telegram_bench.py [--updates 1500] [--rounds 2]``.
 
-The Bot API emulator (``tests/telegram_emulator.py``) runs in this process; each bot runs in a
+The Bot API emulator (``tests/support/telegram_emulator.py``) runs in this process; each bot runs in a
 child process of its own, so the two never share a core with the emulator and each reports its
 own peak RSS. For every round and scenario the bare bot and ours are fed the same updates:
 
@@ -31,13 +31,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, this file's folder comes first on sys.path, and this file is named like the
-# library: drop the folder so that ``import telegram`` finds python-telegram-bot.
-sys.path[:] = [str(ROOT), str(ROOT / "tests")] + [
-    p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent
-]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from telegram_emulator import TelegramEmulator  # noqa: E402
+from support.telegram_emulator import TelegramEmulator  # noqa: E402
 
 WORDS = (
     "not found",
@@ -95,9 +91,9 @@ async def _child(kind: str, base_url: str, token: str) -> None:
     )
     from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes, InlineQueryHandler
 
-    from bot.adapters.telegram_bot import TelegramAdapter
-    from bot.config import TelegramConfig
-    from bot.render.telegram_html import render_html
+    from bot.platforms.telegram.adapter import TelegramAdapter
+    from bot.platforms.telegram.config import TelegramConfig
+    from bot.platforms.telegram.render import render_html
     from bot.service import Service
     from handlers import Handler, Item, Reply, Request, load
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "specs" / "discord-openapi.json"
+SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "specs" / "discord-openapi.json"
 
 # Discord's client locales, written out independently of the bot's own list so a typo there shows.
 LOCALES = frozenset(

@@ -23,12 +23,13 @@ from aiohttp import web
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from bot.adapters.base import AdapterStartError
-from bot.adapters.discord_commands import PING, PONG, Invocation, Responder
-from bot.config import DiscordConfig
+from bot.platforms.base import AdapterStartError
+from bot.platforms.discord.config import NAME, DiscordConfig
+from bot.platforms.discord.responder import PING, PONG, Invocation, Responder
 from bot.service import Service
 
-log = logging.getLogger(__name__)
+# Named as before the move into bot.platforms: operators filter log lines on it.
+log = logging.getLogger("bot.adapters.discord_interactions")
 
 MAX_BODY = 64 * 1024
 MAX_CLOCK_SKEW = 300.0
@@ -78,7 +79,7 @@ def _json(body: object, status: int = 200) -> web.Response:
 class DiscordInteractionsAdapter:
     """Serves Discord interactions over HTTP with aiohttp."""
 
-    platform = "discord"
+    platform = NAME
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""Calls to the Bot API that are retried within bounds, and log redaction of the bot's secrets.
+"""Calls to the Bot API that are retried within bounds.
 
 What is retried and why:
 
@@ -23,10 +23,8 @@ import asyncio
 import datetime as dtm
 import logging
 import random
-import traceback
-import urllib.parse
 import warnings
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -35,13 +33,10 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.metrics import Metrics
 
-log = logging.getLogger(__name__)
+# Named as before the move into bot.platforms: operators filter log lines on it.
+log = logging.getLogger("bot.adapters.telegram_delivery")
 
 T = TypeVar("T")
-REDACTED = "***"
-# Loggers that may print the token: httpx and httpcore log request URLs (``/bot<token>/getMe``),
-# python-telegram-bot puts it in some exception messages, asyncio prints unhandled tracebacks.
-REDACTED_LOGGERS = ("httpx", "httpcore", "telegram", "aiohttp", "asyncio", "bot.adapters")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,71 +144,3 @@ class Delivery:
         except TimeoutError:
             return False
         return True
-
-
-class SecretFilter(logging.Filter):
-    """Replaces the bot's secrets with ``***`` in every record of the loggers it is attached to.
-
-    Message, arguments, exception text and stack are all covered. A filter on a logger sees only
-    the records created on that very logger (not those propagated from its children), so
-    :meth:`attach` puts it on every existing logger under each prefix.
-    """
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        forms: set[str] = set()
-        for secret in secrets:
-            if secret:
-                forms |= {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote(secret)}
-        self._forms = sorted(forms, key=len, reverse=True)
-        self._attached: list[logging.Logger] = []
-
-    def redact(self, text: str) -> str:
-        """``text`` with every secret replaced."""
-        for form in self._forms:
-            if form in text:
-                text = text.replace(form, REDACTED)
-        return text
-
-    def _leaks(self, text: str) -> bool:
-        return any(form in text for form in self._forms)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Redact ``record`` in place; never drops it."""
-        if not self._forms:
-            return True
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record is the formatter's problem, not ours
-            return True
-        if self._leaks(message):
-            record.msg, record.args = self.redact(message), None
-        if record.exc_info and record.exc_info[1] is not None:
-            text = record.exc_text or "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
-            if self._leaks(text):
-                # Formatters print exc_text when it is set; exc_info would be re-rendered raw.
-                record.exc_text, record.exc_info = self.redact(text), None
-        elif record.exc_text and self._leaks(record.exc_text):
-            record.exc_text = self.redact(record.exc_text)
-        if record.stack_info and self._leaks(record.stack_info):
-            record.stack_info = self.redact(record.stack_info)
-        return True
-
-    def attach(self, prefixes: Iterable[str] = REDACTED_LOGGERS) -> None:
-        """Install on the loggers named by ``prefixes`` and on all their existing children."""
-        wanted = tuple(prefixes)
-        names = {*wanted}
-        for name, item in list(logging.root.manager.loggerDict.items()):
-            if isinstance(item, logging.Logger) and name.startswith(tuple(f"{p}." for p in wanted)):
-                names.add(name)
-        for name in sorted(names):
-            logger = logging.getLogger(name)
-            if self not in logger.filters:
-                logger.addFilter(self)
-                self._attached.append(logger)
-
-    def detach(self) -> None:
-        """Remove from every logger :meth:`attach` installed it on."""
-        for logger in self._attached:
-            logger.removeFilter(self)
-        self._attached.clear()

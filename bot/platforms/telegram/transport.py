@@ -1,7 +1,7 @@
 """How the Telegram adapter talks HTTP to the Bot API: two python-telegram-bot request classes.
 
 :class:`JsonRequest` sends answers as JSON bodies and trims the echo of sent messages (both for
-CPU: see its docstring and bench/telegram.py); :class:`PollingRequest` remembers whether the last
+CPU: see its docstring and bench/telegram_bench.py); :class:`PollingRequest` remembers whether the last
 ``getUpdates`` reached a healthy API, which is what ``connected()`` reports.
 """
 
@@ -82,7 +82,7 @@ class JsonRequest(HTTPXRequest):
     ``sendMessage`` answers with the whole message sent, which PTB turns into a ``Message``: one
     object per entity, per button, plus the quoted message. The adapter never reads that echo, so
     for the methods in ``lean`` the response keeps only the identity of the message (id, date,
-    chat, sender, text): about a tenth of the CPU an answer costs, measured by bench/telegram.py.
+    chat, sender, text): about a tenth of the CPU an answer costs, measured by bench/telegram_bench.py.
     """
 
     def __init__(self, *, lean: frozenset[str] = frozenset(), connection_pool_size: int = 1) -> None:

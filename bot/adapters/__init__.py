@@ -1,1 +1,0 @@
-"""Platform adapters: platform events in, :class:`handlers.Request`; replies out."""

@@ -1,0 +1,1 @@
+"""Platforms: one package per chat platform, listed in :mod:`bot.platforms.registry`."""
