@@ -15,6 +15,7 @@ from typing import TextIO
 
 from handlers import CatalogueError, Handler, Request, load
 from handlers.models import Reply
+from handlers.query_parser import MAX_QUERY
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -82,12 +83,24 @@ def _ask(args: argparse.Namespace, handler: Handler, stdin: TextIO, out: TextIO)
         return EXIT_USAGE
     if args.query == ["-"]:
         for line in stdin:
-            _write(handler.answer(Request(line.rstrip("\r\n"), langs)), args.json, out)
+            _write(handler.answer(_ask_request(line.rstrip("\r\n"), langs)), args.json, out)
             if not args.json:
                 out.write("\n")
         return EXIT_OK
-    _write(handler.answer(Request(" ".join(args.query), langs)), args.json, out)
+    _write(handler.answer(_ask_request(" ".join(args.query), langs)), args.json, out)
     return EXIT_OK
+
+
+def _ask_request(text: str, langs: tuple[str | None, ...]) -> Request:
+    """A log line (any format the log reader knows, or a longer line with a code in a known
+    position, up to 8 KiB) is explained; anything else is a typed query (256 characters at most).
+    """
+    from handlers.logs import explainable, looks_like_log
+
+    long = len(text.strip()) > MAX_QUERY
+    if (long and explainable(text)) or (not long and text.strip() and looks_like_log(text)):
+        return Request(text, langs, mode="explain")
+    return Request(text, langs)
 
 
 def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, out: TextIO | None = None) -> int:
