@@ -1,4 +1,4 @@
-"""The command line: ``console``, ``ask``, ``run``, ``check-config`` and ``sync-commands``.
+"""The command line: ``console``, ``ask``, ``logs``, ``run``, ``check-config`` and ``sync-commands``.
 
 Platform libraries are imported only by the commands that need them, so ``ask`` and ``console``
 start fast and work without discord.py or python-telegram-bot being importable.
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from handlers import CatalogueError, Handler, Request, load
+from handlers.logs.reader import FORMATS
 from handlers.models import Reply
 from handlers.query_parser import MAX_QUERY
 
@@ -48,6 +49,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     ask.add_argument("--lang", help="answer in this language (en, fr, de, ...)")
     ask.add_argument("--json", action="store_true", help="print one JSON object per answer")
+
+    logs = sub.add_parser("logs", help="summarise a log file (plain or gzip; '-' reads standard input)")
+    logs.add_argument("file", nargs="?", default="-", metavar="FILE", help="the log; '-' or nothing: stdin")
+    logs.add_argument("--lang", help="answer in this language (en, fr, de, ...)")
+    logs.add_argument("--json", action="store_true", help="print one JSON object")
+    logs.add_argument(
+        "--format",
+        default="auto",
+        choices=("auto", *FORMATS),
+        metavar="FORMAT",
+        help="auto (default) or one of: " + ", ".join(FORMATS),
+    )
+    logs.add_argument("--chart", metavar="PNG", help="also draw the timeline into this PNG file")
 
     for name, text in (
         ("run", "start every enabled platform adapter"),
@@ -124,6 +138,13 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, out: Te
     if args.command == "ask":
         try:
             return _ask(args, handler, stdin, out)
+        except BrokenPipeError:
+            return EXIT_OK
+    if args.command == "logs":
+        from bot.logs_command import run_logs
+
+        try:
+            return run_logs(args, handler, stdin, out, env_locale())
         except BrokenPipeError:
             return EXIT_OK
     from bot.adapters.console import run_console
