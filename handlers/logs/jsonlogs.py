@@ -15,7 +15,7 @@ from handlers.logs.records import Record, minute_of_value, status_value
 _STATUS_KEYS = ("status", "status_code", "statusCode", "http_status", "httpStatus", "response_status")
 _PATH_KEYS = (
     "path", "uri", "request_uri", "requestUri", "request_path", "requestPath", "url", "request_url",
-    "requestUrl", "RequestPath", "ClientRequestURI", "ClientRequestPath", "route",
+    "requestUrl", "RequestPath", "ClientRequestURI", "ClientRequestPath", "route", "request",
 )  # fmt: skip
 _TIME_KEYS = (
     "time", "timestamp", "@timestamp", "ts", "time_iso8601", "time_local", "datetime", "date",

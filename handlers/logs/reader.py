@@ -72,6 +72,7 @@ class LogReader:
         self._document_depth = 0
         self._curl_path: str | None = None
         self._curl = False
+        self._curl_headers = False  # after curl -I's status line, until a blank line
         self._last: Callable[[str], Record | None] | None = None
         family = _FAMILY.get(fmt, fmt)
         self._parsers: list[Callable[[str], Record | None]] = [
@@ -109,6 +110,7 @@ class LogReader:
             return self._continue_document(line)
         if not line.strip():
             self.blank += 1
+            self._curl_headers = False
             return []
         found = self._read(line)
         if found is None:
@@ -144,7 +146,7 @@ class LogReader:
             record = self._last(line)
             if record is not None:
                 return self._understood((record,))
-        if self._curl_allowed and first in "<>*H{":
+        if self._curl_allowed and (first in "<>*H{" or self._curl_headers):
             found = self._curl_line(line)
             if found is not None:
                 return found
@@ -213,7 +215,7 @@ class LogReader:
     def _curl_line(self, line: str) -> list[Record] | None:
         status = _CURL_STATUS.match(line)
         if status:
-            self._curl = True
+            self._curl = self._curl_headers = True
             path, self._curl_path = self._curl_path, None
             return self._understood((Record("curl", int(status.group(1)), path=path),))
         request = _CURL_REQUEST.match(line)
@@ -224,7 +226,7 @@ class LogReader:
         if _CURL_OTHER.match(line) and (self._curl or line.startswith(("* Trying", "* Connected", "* Host"))):
             self._curl = True
             return self._understood(())
-        if self._curl and _HEADER.match(line):  # curl -I: headers after the status line
+        if self._curl_headers and _HEADER.match(line):  # curl -I: headers after the status line
             return self._understood(())
         return None
 
