@@ -63,6 +63,7 @@ EXPECTED: dict[str, tuple[str, int, int, int, dict[str, int], dict[str, dict[str
         "message", 10, 9, 1,
         {"502": 2, "401": 1, "403": 1, "404": 1, "429": 1, "500": 1, "503": 1, "504": 1}, {},
     ),
+    "free_text.log": ("text", 5, 3, 2, {"204": 1, "500": 1, "503": 1}, {}),
 }  # fmt: skip
 
 
@@ -188,6 +189,8 @@ def test_the_report_in_every_language(handler: Handler) -> None:
             assert text != english
     nginx = render_text(summarise_bytes((SAMPLES / "combined.log").read_bytes()), handler, "en")
     assert "this line is not a log line at all" in nginx
+    text = summarise(['{"status": "502 Bad Gateway"}', '{"status": "502x"}', '{"status": true}'])
+    assert text.counts == {"502": 1}
     data = summary_json(summary, english, "en")
     assert (
         data["kind"] == "summary"

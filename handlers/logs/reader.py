@@ -14,14 +14,14 @@ from typing import Final
 
 from handlers.logs import access as fmt_access
 from handlers.logs import jsonlogs
-from handlers.logs.messages import client_message
+from handlers.logs.messages import client_message, known_positions
 from handlers.logs.records import Record
 
 # What ``--format`` accepts and what a summary reports.
 FORMATS: Final = (
     "combined", "common", "vhost_combined", "vhost_common", "ingress_nginx", "traefik",
     "nginx_error", "apache_error", "alb", "elb", "haproxy", "iis", "json", "caddy", "cloudflare",
-    "gcp", "otel", "ecs", "har", "curl", "message",
+    "gcp", "otel", "ecs", "har", "curl", "message", "text",
 )  # fmt: skip
 # ``--format`` names each parser family by one of its formats.
 _FAMILY: Final = {
@@ -167,6 +167,11 @@ class LogReader:
             codes = client_message(line)
             if codes:
                 return self._understood(Record("message", code) for code in codes)
+        if self.fmt in ("auto", "text"):
+            # Free text, where a code stands in a known position ("HTTP/1.1 502", "status=503").
+            codes = known_positions(line)
+            if codes:
+                return self._understood(Record("text", code) for code in codes)
         return None
 
     def _directive(self, line: str) -> list[Record]:

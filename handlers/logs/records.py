@@ -44,13 +44,18 @@ class Record:
 
 
 def status_value(value: object) -> int | None:
-    """A status code from a JSON value (``503``, ``"503"``); booleans and other text are not."""
+    """A status code from a JSON value (``503``, ``"503"``, ``"503 Service Unavailable"``);
+    booleans and other text are not.
+    """
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value if 0 <= value <= 999 else None
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 3:
-        return int(value)
+    if isinstance(value, str) and value[:3].isascii() and value[:3].isdigit():
+        # "503", and Go's resp.Status style "503 Service Unavailable"
+        if len(value) == 3 or value[3] == " ":
+            return int(value[:3])
+        return None
     if isinstance(value, float) and value.is_integer() and 0 <= value <= 999:
         return int(value)
     return None
