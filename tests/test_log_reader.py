@@ -189,8 +189,8 @@ def test_the_report_in_every_language(handler: Handler) -> None:
             assert text != english
     nginx = render_text(summarise_bytes((SAMPLES / "combined.log").read_bytes()), handler, "en")
     assert "this line is not a log line at all" in nginx
-    text = summarise(['{"status": "502 Bad Gateway"}', '{"status": "502x"}', '{"status": true}'])
-    assert text.counts == {"502": 1}
+    json_status = summarise(['{"status": "502 Bad Gateway"}', '{"status": "502x"}', '{"status": true}'])
+    assert json_status.counts == {"502": 1}
     data = summary_json(summary, english, "en")
     assert (
         data["kind"] == "summary"
