@@ -200,6 +200,23 @@ def test_the_report_in_every_language(handler: Handler) -> None:
     assert data["top_paths"]["502"] == [{"path": "/api/orders", "count": 2}]
 
 
+def test_a_long_timeline_is_printed_in_round_steps(handler: Handler) -> None:
+    lines = [_combined(i, 502 if 150 <= i // 60 < 160 else 200, 0) for i in range(300 * 60)]
+    for i, line in enumerate(lines):  # one request a second for five hours
+        hour, minute, second = 10 + i // 3600, i // 60 % 60, i % 60
+        lines[i] = line.replace("13:00:", f"{hour:02d}:{minute:02d}:", 1).replace(
+            f":{i % 60:02d} +", f":{second:02d} +"
+        )
+    summary = summarise(lines)
+    assert summary.resolution == "minute" and len(summary.timeline) == 300
+    assert summary.jump is not None and summary.jump.start.strftime("%H:%M") == "12:30"
+    text = render_text(summary, handler, "en")
+    assert "Requests per 10 minutes (errors in brackets)" in text
+    assert "  2025-10-10 12:30  ████████████████████ 600 (600)" in text
+    assert "Errors jumped at 2025-10-10 12:30: 60, against 0 just before." in text
+    assert "Запросы за каждые 10 мин" in render_text(summary, handler, "ru")
+
+
 def test_log_only_codes_are_said_as_such(handler: Handler) -> None:
     text = render_text(summarise([_combined(i, 499, 1) for i in range(5)]), handler, "en")
     assert "499 Client Closed Request" in text

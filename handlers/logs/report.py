@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from handlers.logs.senders import INTERMEDIARY, seen_by_client, sender
@@ -67,17 +68,39 @@ def _zone(summary: LogSummary) -> str:
     return " UTC" if offset in ("+0000", "") else f" UTC{offset[:3]}:{offset[3:]}"
 
 
-def _rows(timeline: tuple[Bucket, ...]) -> list[tuple[Any, int, int]]:
-    """At most ``_TIMELINE_ROWS`` rows: neighbouring buckets merged when there are more."""
-    rows = [(b.start, b.total, b.errors) for b in timeline]
-    if len(rows) <= _TIMELINE_ROWS:
-        return rows
-    step = -(-len(rows) // _TIMELINE_ROWS)
-    merged = []
-    for i in range(0, len(rows), step):
-        group = rows[i : i + step]
-        merged.append((group[0][0], sum(r[1] for r in group), sum(r[2] for r in group)))
-    return merged
+_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080)  # minutes
+_RESOLUTION_MINUTES = {"minute": 1, "hour": 60, "day": 1440}
+
+
+def _rows(timeline: tuple[Bucket, ...], resolution: str) -> tuple[int, list[tuple[Any, int, int]]]:
+    """The step in minutes and at most ``_TIMELINE_ROWS`` rows (start, requests, errors):
+    neighbouring buckets are merged into steps of 2, 5, 10, 15, 30 minutes... when there are more.
+    """
+    base = _RESOLUTION_MINUTES[resolution]
+    span = (timeline[-1].start - timeline[0].start).total_seconds() / 60 + base
+    step = next((s for s in _STEPS if s >= base and span / s <= _TIMELINE_ROWS), _STEPS[-1])
+    origin = timeline[0].start.replace(hour=0, minute=0)
+    rows: dict[int, list[Any]] = {}
+    for bucket in timeline:
+        index = int((bucket.start - origin).total_seconds() // 60 // step)
+        row = rows.get(index)
+        if row is None:
+            rows[index] = [origin + timedelta(minutes=index * step), bucket.total, bucket.errors]
+        else:
+            row[1] += bucket.total
+            row[2] += bucket.errors
+    return step, [(r[0], r[1], r[2]) for r in rows.values()]
+
+
+def _timeline_title(step: int, handler: Handler, lang: str) -> str:
+    if step in (1, 60, 1440):
+        unit = {1: "minute", 60: "hour", 1440: "day"}[step]
+        return handler.ui(lang, f"logs_timeline_{unit}")
+    if step < 60:
+        return handler.ui(lang, "logs_timeline_minutes", n=step)
+    if step < 1440:
+        return handler.ui(lang, "logs_timeline_hours", n=step // 60)
+    return handler.ui(lang, "logs_timeline_days", n=step // 1440)
 
 
 def render_text(summary: LogSummary, handler: Handler, lang: str) -> str:
@@ -142,21 +165,21 @@ def render_text(summary: LogSummary, handler: Handler, lang: str) -> str:
             out.append(ui(lang, "logs_paths_estimated"))
 
     if summary.timeline:
-        out += ["", ui(lang, f"logs_timeline_{summary.resolution}")]
-        rows = _rows(summary.timeline)
+        step, rows = _rows(summary.timeline, summary.resolution)
+        out += ["", _timeline_title(step, handler, lang)]
         top = max(r[1] for r in rows) or 1
         for start, total, errs in rows:
             bar = "█" * round(_BAR * errs / top) + "░" * (
                 round(_BAR * total / top) - round(_BAR * errs / top)
             )
-            when = _when(start, summary.resolution)
+            when = _when(start, "day" if step >= 1440 else "minute")
             out.append(f"  {when}  {bar:<{_BAR}} {number(total, lang)} ({number(errs, lang)})")
         if summary.jump is not None:
             out.append(
                 ui(
                     lang,
                     "logs_jump",
-                    time=_when(summary.jump.start, summary.resolution),
+                    time=_when(summary.jump.start, "day" if summary.resolution == "day" else "minute"),
                     after=number(summary.jump.errors, lang),
                     before=number(summary.jump_before, lang),
                 )
