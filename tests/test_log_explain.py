@@ -116,3 +116,16 @@ def test_ask_stdin_explains_a_long_combined_log_line() -> None:
         ("entry", [200], None),
     ]
     assert out[0]["query"] == LONG_LINE
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        ('{"level":30,"req":{"method":"GET","url":"/x"},"res":{"statusCode":502},"responseTime":404}', [502]),
+        ('{"level":"error","message":"Request failed with status code 503","port":8080}', [503]),
+        ("upstream answered with HTTP 504 after 300 ms", [504]),
+        ('{"level":"info","msg":"listening","port":443}', []),
+    ],
+)
+def test_json_messages_and_http_codes(text: str, codes: list[int]) -> None:
+    assert codes_in_text(text, KNOWN) == codes

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from handlers.logs.access import path_of, request_path
+from handlers.logs.messages import client_message
 from handlers.logs.records import Record, minute_of_value, status_value
 
 # Generic keys, most specific first.
@@ -137,6 +138,22 @@ def record(obj: Any) -> Record | None:
     status = _first(obj, _STATUS_KEYS)
     if status is not None:
         return Record("json", status_value(status), path=_path(_first(obj, _PATH_KEYS)), minute=when)
+    # pino-http and friends: {"req": {"url": ...}, "res": {"statusCode": ...}}.
+    for container in ("res", "response", "http", "httpResponse"):
+        inner = obj.get(container)
+        if isinstance(inner, Mapping):
+            status = _first(inner, _STATUS_KEYS)
+            if status is not None:
+                req = obj.get("req") or obj.get("request")
+                url = _first(req, _PATH_KEYS) if isinstance(req, Mapping) else _first(obj, _PATH_KEYS)
+                return Record("json", status_value(status), path=_path(url), minute=when)
+    # An application log whose message is a client's error ("Request failed with status code 502").
+    for key in ("message", "msg", "error", "err"):
+        text = obj.get(key)
+        if isinstance(text, str):
+            codes = client_message(text)
+            if codes:
+                return Record("message", codes[0], minute=when)
     return Record("json", minute=when)
 
 

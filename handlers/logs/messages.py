@@ -41,6 +41,7 @@ CLIENT_MESSAGES = tuple(
 # Known positions in other free text (``status=503``, ``HTTP/1.1 502``, ``returned 404``).
 KNOWN_POSITIONS = (
     re.compile(r"\bHTTP/\d(?:\.\d)?\"?\s+([1-5]\d\d)\b", re.IGNORECASE),
+    re.compile(r"\bHTTP[ _-](?:status[ _-])?([1-5]\d\d)\b(?![.:/-]\d)"),
     re.compile(
         r"\b(?:status(?:[ _-]?code)?|http[ _-]?(?:status|code)|response[ _-]?(?:code|status))\"?\s*[=:]\s*\"?"
         r"([1-5]\d\d)\b",
