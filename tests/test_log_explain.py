@@ -129,3 +129,10 @@ def test_ask_stdin_explains_a_long_combined_log_line() -> None:
 )
 def test_json_messages_and_http_codes(text: str, codes: list[int]) -> None:
     assert codes_in_text(text, KNOWN) == codes
+
+
+def test_short_typed_queries_are_not_taken_for_logs() -> None:
+    for query in ("status 404 vs 403", "error 500", "Request failed with status code 502"):
+        assert not looks_like_log(query)
+    assert looks_like_log("status 404 vs 403", free_text=True)
+    assert looks_like_log('{"status": 404}') and looks_like_log("< HTTP/2 503")

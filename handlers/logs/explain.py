@@ -26,11 +26,15 @@ def codes_in_log_text(text: str, known: frozenset[int]) -> list[int]:
     return list(dict.fromkeys(c for c in found if 100 <= c <= 599))
 
 
-def looks_like_log(text: str) -> bool:
-    """Whether every non-blank line of ``text`` is one the log reader understands."""
+def looks_like_log(text: str, free_text: bool = False) -> bool:
+    """Whether every non-blank line of ``text`` is one the log reader understands in a log
+    format (with ``free_text``, client messages and codes in known positions count too).
+    """
     reader = LogReader()
-    records = reader.feed_all(text.splitlines())
-    return reader.parsed > 0 and reader.unparsed == 0 and (bool(records) or reader.parsed > 0)
+    reader.feed_all(text.splitlines())
+    if reader.parsed == 0 or reader.unparsed:
+        return False
+    return free_text or not set(reader.formats) <= {"text", "message"}
 
 
 def explainable(text: str) -> bool:
@@ -39,4 +43,4 @@ def explainable(text: str) -> bool:
     """
     if len(text.encode("utf-8", "surrogatepass")) > MAX_EXPLAIN_BYTES:
         return False
-    return looks_like_log(text) or bool(known_positions(text))
+    return looks_like_log(text, free_text=True) or bool(known_positions(text))
