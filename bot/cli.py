@@ -1,4 +1,4 @@
-"""The command line: ``console``, ``ask``, ``run``, ``check-config`` and the platforms' own commands.
+"""The command line: ``console``, ``ask``, ``logs``, ``run``, ``check-config``, platforms' own commands.
 
 Platform libraries are imported only by the commands that need them, so ``ask`` and ``console``
 start fast and work without discord.py or python-telegram-bot being importable.
@@ -16,7 +16,9 @@ from typing import TextIO
 from bot.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from bot.platforms.registry import operator_commands
 from handlers import CatalogueError, Handler, Request, load
+from handlers.logs.reader import FORMATS
 from handlers.models import Reply
+from handlers.query_parser import MAX_QUERY
 
 
 def env_locale(environ: dict[str, str] | None = None) -> str | None:
@@ -45,6 +47,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     ask.add_argument("--lang", help="answer in this language (en, fr, de, ...)")
     ask.add_argument("--json", action="store_true", help="print one JSON object per answer")
+
+    logs = sub.add_parser("logs", help="summarise a log file (plain or gzip; '-' reads standard input)")
+    logs.add_argument("file", nargs="?", default="-", metavar="FILE", help="the log; '-' or nothing: stdin")
+    logs.add_argument("--lang", help="answer in this language (en, fr, de, ...)")
+    logs.add_argument("--json", action="store_true", help="print one JSON object")
+    logs.add_argument(
+        "--format",
+        default="auto",
+        choices=("auto", *FORMATS),
+        metavar="FORMAT",
+        help="auto (default) or one of: " + ", ".join(FORMATS),
+    )
+    logs.add_argument("--chart", metavar="PNG", help="also draw the timeline into this PNG file")
 
     for name, text in (
         ("run", "start every enabled platform adapter"),
@@ -84,12 +99,24 @@ def _ask(args: argparse.Namespace, handler: Handler, stdin: TextIO, out: TextIO)
         return EXIT_USAGE
     if args.query == ["-"]:
         for line in stdin:
-            _write(handler.answer(Request(line.rstrip("\r\n"), langs)), args.json, out)
+            _write(handler.answer(_ask_request(line.rstrip("\r\n"), langs)), args.json, out)
             if not args.json:
                 out.write("\n")
         return EXIT_OK
-    _write(handler.answer(Request(" ".join(args.query), langs)), args.json, out)
+    _write(handler.answer(_ask_request(" ".join(args.query), langs)), args.json, out)
     return EXIT_OK
+
+
+def _ask_request(text: str, langs: tuple[str | None, ...]) -> Request:
+    """A log line (any format the log reader knows, or a longer line with a code in a known
+    position, up to 8 KiB) is explained; anything else is a typed query (256 characters at most).
+    """
+    from handlers.logs import explainable, looks_like_log
+
+    long = len(text.strip()) > MAX_QUERY
+    if (long and explainable(text)) or (not long and text.strip() and looks_like_log(text)):
+        return Request(text, langs, mode="explain")
+    return Request(text, langs)
 
 
 def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, out: TextIO | None = None) -> int:
@@ -113,6 +140,13 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, out: Te
     if args.command == "ask":
         try:
             return _ask(args, handler, stdin, out)
+        except BrokenPipeError:
+            return EXIT_OK
+    if args.command == "logs":
+        from bot.logs_command import run_logs
+
+        try:
+            return run_logs(args, handler, stdin, out, env_locale())
         except BrokenPipeError:
             return EXIT_OK
     from bot.platforms.console.adapter import run_console

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from handlers.catalogue import Catalogue, Entry, Language
 from handlers.compare import arabic_and
 from handlers.languages import locale_map, lookup, resolve
+from handlers.logs.explain import MAX_EXPLAIN_BYTES
 from handlers.models import ErrorKind, Field, Item, Link, Reply, Request
 from handlers.normalise import fold, script, words
 from handlers.query_parser import MAX_QUERY, Parsed, codes_in_text, parse
@@ -683,6 +684,11 @@ class Handler:
         return self._error(query, lang, "no_match", body, items)
 
     def _explain(self, text: str, lang: str) -> Reply:
+        # A pasted log line or block may be long (a combined-log line with a browser's user
+        # agent is over 256 characters); 8 KiB is the limit, in UTF-8 bytes.
+        if len(text.encode("utf-8", "surrogatepass")) > MAX_EXPLAIN_BYTES:
+            body = self.ui(lang, "err_explain_too_long", limit=MAX_EXPLAIN_BYTES // 1024)
+            return self._error(text, lang, "too_long", body)
         codes = codes_in_text(unicodedata.normalize("NFKC", text), self._known)
         if not codes:
             return self._error(text, lang, "no_match", self.ui(lang, "explain_none"))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from handlers.compare import arabic_and
+from handlers.logs.explain import codes_in_log_text
 from handlers.normalise import fold, words
 
 MAX_QUERY = 256
@@ -27,19 +28,6 @@ _PATTERN = re.compile(r"^([1-5]\d)(?:x|\*|\?)(?:\s|$)")
 # "6xx", "0xx", "-1": shapes of a status code that no status code can have.
 _OUTSIDE = re.compile(r"^(?:[06-9](?:xx|\*\*|\?\?)|[06-9]\d(?:x|\*|\?)|-\s*\d+)$")
 _HELP = frozenset({"?", "？", "help", "/help", "/start", "h", "-h", "--help"})
-
-# Free text (log lines, stack traces): where a status code is known to stand.
-_STRONG = (
-    re.compile(r"\bHTTP/\d(?:\.\d)?\"?\s+(\d{3})\b", re.IGNORECASE),
-    re.compile(
-        r"\b(?:status(?:[ _-]?code)?|http[ _-]?code|response[ _-]?code|code)\"?\s*[=:]\s*\"?(\d{3})\b",
-        re.IGNORECASE,
-    ),
-    re.compile(r"\b(?:status|error|erreur|fehler|code|returned|got)\s+(\d{3})\b", re.IGNORECASE),
-    # "502 Bad Gateway", "404 Client Error": a reason phrase in title case follows the code.
-    re.compile(r"(?<![\w.:/-])(\d{3})\s+[A-Z][a-z]+\b"),
-)
-_ANY_CODE = re.compile(r"(?<![\w.:/-])([1-5]\d\d)(?![\w.:/-]\w)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,15 +85,9 @@ def parse(text: str) -> Parsed:
 def codes_in_text(text: str, known: frozenset[int]) -> list[int]:
     """Status codes mentioned in free text, in order of appearance, each once.
 
-    Codes in a known position (after ``HTTP/1.1"``, ``status=``...) win; only when there are none
-    does any free-standing number between 100 and 599 that the catalogue knows count, so the size
-    field of an access-log line is not taken for a status.
+    Log lines in every format the log reader knows give the code of their status field only
+    (never an address, a size, a date or a duration); other lines give codes in known positions
+    (``HTTP/1.1 502``, ``status=503``, client error messages); a chat message without any log
+    line also gives the catalogued (``known``) numbers that stand alone as codes.
     """
-    found: list[tuple[int, int]] = []
-    for pattern in _STRONG:
-        found.extend((m.start(1), int(m.group(1))) for m in pattern.finditer(text))
-    if not found:
-        found = [(m.start(1), int(m.group(1))) for m in _ANY_CODE.finditer(text)]
-        found = [(pos, code) for pos, code in found if code in known]
-    ordered = [code for _, code in sorted(found) if 100 <= code <= 599]
-    return list(dict.fromkeys(ordered))
+    return codes_in_log_text(text, known)

@@ -1,0 +1,209 @@
+"""Status codes in messages from clients and browsers, and in free text where a code stands in
+a known position; never a bare number next to a unit, inside an address, a date or a version.
+"""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+
+_C = r"([1-5]\d\d)"
+# What HTTP clients, browsers and frameworks print, each with its code in one place.
+CLIENT_MESSAGES = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        rf"the server responded with a status of {_C}\b",  # Chrome, Edge console
+        rf"\bRequest failed with status code {_C}\b",  # axios
+        rf"\b{_C} (?:Client|Server) Error\b",  # Python requests
+        rf"\bHTTP Error {_C}\b",  # Python urllib
+        rf"\b(?:Client|Server|Redirect|Informational) (?:error|response) '{_C} ",  # httpx
+        rf"\bClientResponseError: {_C},",  # aiohttp
+        rf"\bServer returned HTTP response code: {_C}\b",  # java.net
+        rf"\bHttp(?:Client|Server)ErrorException(?:\$\w+)?: {_C}\b",  # Spring RestTemplate
+        rf"\bWebClientResponseException(?:\$\w+)?: {_C}\b",  # Spring WebClient
+        rf"\bFeignException(?:\$\w+)?: \[{_C}\b",  # OpenFeign
+        rf"\bHttpException: HTTP {_C}\b",  # Retrofit
+        rf"\bResponse status code does not indicate success: {_C}\b",  # .NET HttpClient
+        rf"\bThe remote server returned an error: \({_C}\)",  # .NET WebClient
+        rf"\bunexpected (?:HTTP )?status(?: code)?:? {_C}\b",  # Go and many CLIs
+        rf"\bbad (?:HTTP )?status(?: code)?:? {_C}\b",  # Go
+        rf"\bgoogleapi: Error {_C}\b",  # Google APIs Go client
+        rf"\bThe requested URL returned error: {_C}\b",  # curl --fail
+        rf"\bresulted in a `{_C} ",  # Guzzle (PHP)
+        rf"\bawaiting response\.\.\. {_C}\b",  # wget
+        rf"\bResponse code {_C}\b",  # got (Node.js)
+        rf"\bstatus(?: code)? of {_C}\b",
+        rf"\b(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) https?://\S+ {_C} \(",  # Chrome network
+        rf"\[HTTP/\d(?:\.\d)? {_C}\b",  # Firefox network: [HTTP/2 404 Not Found 35ms]
+    )
+)
+
+# Known positions in other free text (``status=503``, ``HTTP/1.1 502``, ``returned 404``).
+KNOWN_POSITIONS = (
+    re.compile(r"\bHTTP/\d(?:\.\d)?\"?\s+([1-5]\d\d)\b", re.IGNORECASE),
+    re.compile(r"\bHTTP[ _-](?:status[ _-])?([1-5]\d\d)\b(?![.:/-]\d)"),
+    re.compile(
+        r"\b(?:status(?:[ _-]?code)?|http[ _-]?(?:status|code)|response[ _-]?(?:code|status))\"?\s*[=:]\s*\"?"
+        r"([1-5]\d\d)\b",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:status(?: code)?|error|erreur|fehler|returned|returns|got|getting|answered|responded with)"
+        r"\s+([1-5]\d\d)\b(?![.:/-]\d)",
+        re.IGNORECASE,
+    ),
+)
+_NUMBER_AND_PHRASE = re.compile(r"(?<![\w.:/-])([1-5]\d\d)\s+([A-Z][A-Za-z'-]*(?: [A-Z][A-Za-z'-]*)*)")
+_PHRASES = {status.value: status.phrase.casefold() for status in HTTPStatus}
+
+# Chat messages ("first 404 then 503", "we get 502s"): a bare number counts, unless it is part of
+# an address, a date, a time, a version or a quantity.
+_BARE = re.compile(r"(?<![\w.:/,+-])([1-5]\d\d)(s?)(?![\w.:/]\w|[.,:]\d|-\d|%|\w)")
+_UNITS = frozenset(
+    [
+        "ms",
+        "msec",
+        "msecs",
+        "millisecond",
+        "milliseconds",
+        "s",
+        "sec",
+        "secs",
+        "second",
+        "seconds",
+        "min",
+        "mins",
+        "minute",
+        "minutes",
+        "h",
+        "hr",
+        "hrs",
+        "hour",
+        "hours",
+        "day",
+        "days",
+        "week",
+        "weeks",
+        "month",
+        "months",
+        "year",
+        "years",
+        "b",
+        "byte",
+        "bytes",
+        "kb",
+        "kib",
+        "mb",
+        "mib",
+        "gb",
+        "gib",
+        "tb",
+        "items",
+        "item",
+        "records",
+        "record",
+        "rows",
+        "row",
+        "users",
+        "user",
+        "times",
+        "retries",
+        "attempts",
+        "lines",
+        "line",
+        "requests",
+        "request",
+        "connections",
+        "workers",
+        "threads",
+        "files",
+        "entries",
+        "points",
+        "pixels",
+        "px",
+        "euros",
+        "dollars",
+        "usd",
+        "eur",
+        "km",
+        "m",
+    ]
+)
+_BEFORE = frozenset(
+    [
+        "pid",
+        "port",
+        "line",
+        "lines",
+        "id",
+        "worker",
+        "thread",
+        "tid",
+        "in",
+        "after",
+        "every",
+        "for",
+        "wait",
+        "waited",
+        "took",
+        "take",
+        "size",
+        "length",
+        "len",
+        "count",
+        "total",
+        "of",
+        "than",
+        "over",
+        "under",
+        "about",
+        "approximately",
+        "around",
+        "last",
+        "next",
+        "top",
+        "page",
+        "pages",
+    ]
+)
+
+
+def client_message(line: str) -> list[int]:
+    """Codes in a client or browser error message (empty when the line is none)."""
+    found: dict[int, int] = {}
+    for pattern in CLIENT_MESSAGES:
+        found.update((m.start(1), int(m.group(1))) for m in pattern.finditer(line))
+    return [found[position] for position in sorted(found)]
+
+
+def known_positions(text: str) -> list[int]:
+    """Codes where a status code is known to stand: client messages, ``HTTP/1.1 502``,
+    ``status=503``, ``returned 404``, and a number followed by its own reason phrase.
+    """
+    found: dict[int, int] = {}
+    for pattern in (*CLIENT_MESSAGES, *KNOWN_POSITIONS):
+        found.update((m.start(1), int(m.group(1))) for m in pattern.finditer(text))
+    for match in _NUMBER_AND_PHRASE.finditer(text):
+        code = int(match.group(1))
+        phrase = _PHRASES.get(code)
+        if phrase and match.group(2).casefold().startswith(phrase.split(" ")[0]):
+            found[match.start(1)] = code
+    return [found[position] for position in sorted(found)]
+
+
+def bare_codes(text: str, known: frozenset[int]) -> list[int]:
+    """Catalogued codes standing alone in a chat message, skipping quantities and the like."""
+    found: list[int] = []
+    for match in _BARE.finditer(text):
+        code = int(match.group(1))
+        if code not in known:
+            continue
+        after = text[match.end() :].lstrip()
+        next_word = re.match(r"[^\W\d_]+|%", after)
+        if not match.group(2) and next_word and next_word.group(0).casefold() in _UNITS:
+            continue
+        before = re.search(r"([^\W\d_]+|#|~)\W*$", text[: match.start()])
+        if before and before.group(1).casefold() in _BEFORE:
+            continue
+        found.append(code)
+    return found
