@@ -5,7 +5,7 @@ holds no log line at all, from numbers that stand alone as codes.
 
 from __future__ import annotations
 
-from handlers.logs.messages import bare_codes, known_positions
+from handlers.logs.messages import bare_codes, foreign_log, known_positions
 from handlers.logs.reader import LogReader
 
 MAX_EXPLAIN_BYTES = 8 * 1024  # a pasted log line or block (typed queries keep MAX_QUERY)
@@ -17,11 +17,22 @@ def codes_in_log_text(text: str, known: frozenset[int]) -> list[int]:
     found: list[int] = []
     for line in text.splitlines():
         seen = len(reader.unparsed_lines)
-        found.extend(r.code for r in reader.feed(line) if r.code is not None)
+        for record in reader.feed(line):
+            if record.code is None:
+                # An error-log line has no status field, but a firewall module may state one in
+                # its message ("ModSecurity: Access denied with code 403").
+                found.extend(known_positions(line))
+                continue
+            found.append(record.code)
+            # The server behind a balancer or CDN answered something else (ALB target 200 under
+            # a balancer's 502, origin 304 under an edge 200): both are in the status fields.
+            target = record.target
+            if target and target.isdigit() and len(target) == 3 and int(target) != record.code:
+                found.append(int(target))
         for other in reader.unparsed_lines[seen:]:
             found.extend(known_positions(other))
     reader.close()
-    if not found and reader.parsed == 0:
+    if not found and reader.parsed == 0 and not foreign_log(text):
         found = bare_codes(text, known)
     return list(dict.fromkeys(c for c in found if 100 <= c <= 599))
 

@@ -13,7 +13,18 @@ from handlers.logs.messages import client_message
 from handlers.logs.records import Record, minute_of_value, status_value
 
 # Generic keys, most specific first.
-_STATUS_KEYS = ("status", "status_code", "statusCode", "http_status", "httpStatus", "response_status")
+_STATUS_KEYS = (
+    "status",
+    "status_code",
+    "statusCode",
+    "http_status",
+    "httpStatus",
+    "response_status",
+    # Loggers that flatten nested fields into dotted keys ({"response.status": 410}).
+    "response.status",
+    "res.statusCode",
+    "http.status",
+)
 _PATH_KEYS = (
     "path", "uri", "request_uri", "requestUri", "request_path", "requestPath", "url", "request_url",
     "requestUrl", "RequestPath", "ClientRequestURI", "ClientRequestPath", "route", "request",

@@ -52,6 +52,19 @@ KNOWN_POSITIONS = (
         r"\s+([1-5]\d\d)\b(?![.:/-]\d)",
         re.IGNORECASE,
     ),
+    # HAProxy health checks: "Layer7 wrong status, code: 503".
+    re.compile(r"\bwrong status, code: ([1-5]\d\d)\b"),
+    # A request line, then the status after an optional client address (Go's chi, Rails...).
+    re.compile(
+        r"\"(?:GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|CONNECT|TRACE) \S+ HTTP/\d(?:\.\d)?\""
+        r"(?: from \S+)?(?: -)? ([1-5]\d\d)\b(?![.:/]\d)"
+    ),
+    # ModSecurity and WAFs: "Access denied with code 403", "... with status 406".
+    re.compile(
+        r"\b(?:denied|rejected|blocked|refused|answered|responded)\b[^.;\n]{0,20}?\bwith "
+        r"(?:code|status|status code|http code) ([1-5]\d\d)\b",
+        re.IGNORECASE,
+    ),
 )
 _NUMBER_AND_PHRASE = re.compile(r"(?<![\w.:/-])([1-5]\d\d)\s+([A-Z][A-Za-z'-]*(?: [A-Z][A-Za-z'-]*)*)")
 _PHRASES = {status.value: status.phrase.casefold() for status in HTTPStatus}
@@ -127,6 +140,21 @@ _UNITS = frozenset(
         "eur",
         "km",
         "m",
+        # outcomes counted in job and test reports: "200 skipped, 3 failed"
+        "skipped",
+        "failed",
+        "passed",
+        "succeeded",
+        "processed",
+        "errors",
+        "warnings",
+        "tests",
+        "keys",
+        "objects",
+        "messages",
+        "events",
+        "jobs",
+        "tasks",
     ]
 )
 _BEFORE = frozenset(
@@ -164,6 +192,18 @@ _BEFORE = frozenset(
         "top",
         "page",
         "pages",
+        # identifiers: "build 404", "commit 500", "ticket 301", "v 200"
+        "build",
+        "commit",
+        "ticket",
+        "issue",
+        "pr",
+        "version",
+        "release",
+        "v",
+        "no",
+        "number",
+        "step",
     ]
 )
 
@@ -189,6 +229,28 @@ def known_positions(text: str) -> list[int]:
         if phrase and match.group(2).casefold().startswith(phrase.split(" ")[0]):
             found[match.start(1)] = code
     return [found[position] for position in sorted(found)]
+
+
+# A line from some other program's log (syslog, a timestamped application log, curl's trace,
+# a kernel message): its numbers are pids, counts and ids, never bare status codes.
+_FOREIGN_LOG = re.compile(
+    r"^\s*(?:"
+    r"\d{4}[-/]\d{2}[-/]\d{2}[ T]\d{2}:\d{2}"  # 2025-10-10 13:56 / 2025/10/10T13:56
+    r"|[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2}"  # syslog: Oct 10 13:56:02
+    r"|\[?\d{1,2}/[A-Z][a-z]{2}/\d{4}"  # 10/Oct/2025
+    r"|\[[A-Z][a-z]{2} [A-Z][a-z]{2} +\d"  # Apache: [Fri Oct 10
+    r"|(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|FATAL|CRITICAL)\b"  # a level first
+    r"|[*<>] "  # curl -v
+    r"|curl: \(\d+\)"
+    r")"
+    r"|\b(?:kernel|systemd|CRON|sshd|dockerd|containerd)(?:\[\d+\])?:",
+    re.MULTILINE,
+)
+
+
+def foreign_log(text: str) -> bool:
+    """Whether ``text`` holds lines of another program's log, where no bare number is a code."""
+    return _FOREIGN_LOG.search(text) is not None
 
 
 def bare_codes(text: str, known: frozenset[int]) -> list[int]:
