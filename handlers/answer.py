@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from handlers.catalogue import Catalogue, Entry, Language
 from handlers.compare import arabic_and
-from handlers.languages import locale_map, lookup, resolve
+from handlers.languages import lookup, resolve
 from handlers.logs.explain import MAX_EXPLAIN_BYTES
 from handlers.models import ErrorKind, Field, Item, Link, Reply, Request
 from handlers.normalise import fold, script, words
@@ -57,7 +57,7 @@ class Handler:
     def __init__(self, catalogue: Catalogue, rng: random.Random | None = None) -> None:
         self.catalogue = catalogue
         self._rng = rng or random.Random()
-        self._locales = locale_map(catalogue.languages)
+        self._locales = {code: code for code in catalogue.languages}
         self._random_words_cache: frozenset[str] | None = None
         self._help_words_cache: frozenset[str] | None = None
         self._units_cache: tuple[frozenset[str], frozenset[str], frozenset[str]] | None = None
@@ -505,16 +505,22 @@ class Handler:
 
     # ---- comparisons ------------------------------------------------------------------
 
-    def _grammar(self) -> Grammar:
+    def _grammar(self, languages: tuple[str, ...] | None = None) -> Grammar:
         from handlers.compare import grammar
 
-        return grammar(tuple(self.catalogue.languages))
+        return grammar(languages or tuple(self.catalogue.languages))
 
     def _compared(self, folded: str, lang: str) -> list[int]:
-        """The two or more codes a query compares, in the order asked; empty when it compares none."""
-        from handlers.compare import split
+        """The two or more codes a query compares, in the order asked; empty when it compares none.
 
-        found = split(folded, self._grammar())
+        Words are split with the separators of the language the query is written in (and the
+        reply language's, and English): Spanish "o" is "or", but Portuguese "o" is "the".
+        """
+        from handlers.compare import split
+        from handlers.normalise import words as split_words
+
+        written = self.index.query_language(split_words(folded), (lang,))
+        found = split(folded, self._grammar(tuple(dict.fromkeys((written, lang, "en")))))
         if found is None:
             return []
         codes: list[int] = []

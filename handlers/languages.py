@@ -1,16 +1,13 @@
-"""Choosing the reply language from platform locales and preferences."""
+"""Choosing the reply language from platform locales and preferences.
+
+Every locale falls back on its primary subtag (``pt-BR`` → ``pt``, ``zh-TW`` → ``zh``,
+``es-419`` → ``es``), which the data's ``locales`` lists are checked against, so no language file
+has to be read to choose a language.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-
-
-def locale_map(languages: Iterable[str]) -> dict[str, str]:
-    """Language codes by the spelling clients use. Every locale falls back on its primary subtag
-    (``pt-BR`` → ``pt``, ``zh-TW`` → ``zh``, ``es-419`` → ``es``), which the data's ``locales``
-    lists are checked against, so no language file has to be read to choose a language.
-    """
-    return {code: code for code in languages}
 
 
 def lookup(candidate: str | None, table: Mapping[str, str]) -> str | None:

@@ -27,7 +27,8 @@ class Request:
 
     text: str
     langs: tuple[str | None, ...] = ()
-    platform: str = "console"
+    platform: str = ""
+    """The adapter that asked (a plain name, for metrics and logs; the handler ignores it)."""
     mode: Mode = "answer"
 
 
