@@ -510,16 +510,16 @@ class Handler:
 
         return grammar(languages or tuple(self.catalogue.languages))
 
-    def _compared(self, folded: str, lang: str) -> list[int]:
+    def _compared(self, folded: str, lang: str, written: str | None = None) -> list[int]:
         """The two or more codes a query compares, in the order asked; empty when it compares none.
 
         Words are split with the separators of the language the query is written in (and the
         reply language's, and English): Spanish "o" is "or", but Portuguese "o" is "the".
         """
         from handlers.compare import split
-        from handlers.normalise import words as split_words
 
-        written = self.index.query_language(split_words(folded), (lang,))
+        if written is None:
+            written = self.index.query_language(words(folded), (lang,))
         found = split(folded, self._grammar(tuple(dict.fromkeys((written, lang, "en")))))
         if found is None:
             return []
@@ -609,16 +609,16 @@ class Handler:
     # ---- words --------------------------------------------------------------------------
 
     def _words(self, folded: str, lang: str, query: str) -> Reply:
-        index = self.index
-        if not index.known_words(folded, (lang,)):
+        found = self.index.query(folded, limit=12, preferred=(lang,))
+        if not found.meaningful:
             return self._error(query, lang, "empty_input", self.ui(lang, "err_empty"))
-        compared = self._compared(folded, lang)
+        compared = self._compared(folded, lang, found.lang)
         if len(compared) == 2:
             return self.compare(compared[0], compared[1], lang, query)
         title = self.ui(lang, "list_title_search", query=query.strip())
         if compared:
             return self._list(query, lang, title, compared)
-        hits = index.search(folded, limit=12, preferred=(lang,))
+        hits = found.hits
         if (
             not hits
             or hits[0].score < _NO_MATCH

@@ -37,7 +37,6 @@ from collections import defaultdict
 from collections.abc import Mapping, Sized
 from dataclasses import dataclass
 from heapq import nlargest
-from itertools import pairwise
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -74,7 +73,7 @@ _MAX_PHRASE_PREFIX = 64
 # Share of the score that comes from the single best text (the rest: all texts of the entry).
 _PASSAGE_SHARE = 0.55
 # Below this inverse document frequency a term is too common to look for in single texts.
-_PASSAGE_MIN_IDF = 0.6
+_PASSAGE_MIN_IDF = 0.9
 CLASS_PREFIX = "class:"
 TOPIC_PREFIX = "topic:"
 _LATIN_LANGS = tuple(lang for lang, s in SCRIPTS.items() if s == "latin")
@@ -103,6 +102,17 @@ class Hit:
     def is_topic(self) -> bool:
         """Whether this hit is a topic (redirect loops, no response) rather than an entry."""
         return self.key.startswith(TOPIC_PREFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A search's hits, best first; the language the query seems written in; and whether it held
+    any meaningful word at all (``http`` alone does not).
+    """
+
+    hits: list[Hit]
+    lang: str
+    meaningful: bool = True
 
 
 @dataclass(slots=True)
@@ -604,7 +614,9 @@ class SearchIndex:
                 best, best_score = lang, score
         return best
 
-    def _slots(self, folded: str, prefix_last: bool, preferred: tuple[str, ...]) -> tuple[list[_Slot], str]:
+    def _slots(
+        self, folded: str, prefix_last: bool, preferred: tuple[str, ...]
+    ) -> tuple[list[_Slot], str, list[str]]:
         """The query's meaningful units with the terms each may stand for.
 
         A word is one unit; a run of CJK characters is one unit per character bigram, so that a
@@ -613,12 +625,13 @@ class SearchIndex:
         """
         tokens = words(folded)
         if not tokens:
-            return [], "en"
+            return [], "en", []
         lang = self.query_language(tokens, preferred)
         analyser = self._analyser(lang)
+        primaries = [analyser.primary(t) for t in tokens]
         kept = [i for i, t in enumerate(tokens) if not analyser.is_stopword(t)]
         if not kept:
-            return [], lang
+            return [], lang, primaries
         slots: dict[tuple[int, int], _Slot] = {}
         last = kept[-1]
         for i in kept:
@@ -631,7 +644,6 @@ class SearchIndex:
             if not any(f in self._postings for f in slot.forms) or (prefix_last and i == last):
                 self._expand(slot, analyser, prefix=prefix_last and i == last)
             slots[(i, 0)] = slot
-        primaries = [analyser.primary(t) for t in tokens]
         for start, end, concept, first, after in analyser.concepts(tokens, primaries):
             term = CONCEPT_PREFIX + concept
             if term not in self._postings:
@@ -674,7 +686,7 @@ class SearchIndex:
                 weight *= _WEAK
             slot.weight = weight
             out.append(slot)
-        return out, lang
+        return out, lang, primaries
 
     def _forms(self, token: str, analyser: _Analyser) -> dict[str, float]:
         kind = script(token)
@@ -737,9 +749,31 @@ class SearchIndex:
         preferred: tuple[str, ...] = (),
     ) -> list[Hit]:
         """Entries, classes and topics that match an already folded query, best first."""
-        slots, lang = self._slots(folded, prefix_last, preferred)
+        return self.query(folded, limit, prefix_last, preferred).hits
+
+    def query(
+        self,
+        folded: str,
+        limit: int = 10,
+        prefix_last: bool = False,
+        preferred: tuple[str, ...] = (),
+    ) -> Found:
+        """What a query finds, with the language it seems written in and whether it said anything."""
+        slots, lang, primaries = self._slots(folded, prefix_last, preferred)
         if not slots:
-            return []
+            return Found([], lang, meaningful=False)
+        return Found(self._score(folded, slots, lang, primaries, limit, prefix_last, preferred), lang)
+
+    def _score(
+        self,
+        folded: str,
+        slots: list[_Slot],
+        lang: str,
+        primaries: list[str],
+        limit: int,
+        prefix_last: bool,
+        preferred: tuple[str, ...],
+    ) -> list[Hit]:
         total = sum(s.weight for s in slots)
         postings = self._postings
         idf = self._idf
@@ -754,11 +788,11 @@ class SearchIndex:
         ]
         for slot in slots:
             best: dict[int, float] = {}
-            in_passage: dict[int, float] = {}
             present = [(t, q, idf[t]) for t, q in slot.forms.items() if t in postings]
             if not present:
                 continue
             scale = slot.weight / max(w for _, _, w in present)
+            with_passages: list[tuple[bytes, float]] = []
             for term, quality, term_idf in present:
                 posting = postings[term]
                 value_unit = quality * term_idf * scale
@@ -771,18 +805,26 @@ class SearchIndex:
                     continue
                 for table in passage_tables:
                     packed = table.get(term)
-                    if packed is None:
-                        continue
-                    for number in memoryview(packed).cast("I"):
-                        if in_passage.get(number, 0.0) < value_unit:
-                            in_passage[number] = value_unit
+                    if packed is not None:
+                        with_passages.append((packed, value_unit))
             for key, value in best.items():
                 bag[key] += value
                 hits_per_key[key] += 1
             if slot.fuzzy:
                 fuzzy_keys.update(best)
-            for number, value in in_passage.items():
-                by_passage[number] += value
+            if len(with_passages) == 1:
+                # The usual case: one form of the word is in this language's texts.
+                packed, value_unit = with_passages[0]
+                for number in memoryview(packed).cast("I"):
+                    by_passage[number] += value_unit
+            elif with_passages:
+                # Several forms (stems of several languages, a concept): a text counts the
+                # word once, at its best form.
+                in_passage: dict[int, float] = {}
+                for packed, value_unit in sorted(with_passages, key=itemgetter(1)):
+                    in_passage.update(dict.fromkeys(memoryview(packed).cast("I"), value_unit))
+                for number, value in in_passage.items():
+                    by_passage[number] += value
         if not bag:
             return []
         passage_keys = self._passage_keys
@@ -796,7 +838,7 @@ class SearchIndex:
             score = WEIGHTS[passage_fields[number]] * value * (0.8 + 0.2 * own)
             if best_passage.get(key, 0.0) < score:
                 best_passage[key] = score
-        phrase_keys = dict(self._unpack(self._phrases.get(" ".join(self._phrase_terms(folded, preferred)))))
+        phrase_keys = dict(self._unpack(self._phrases.get(" ".join(primaries))))
         prior = self._prior
         scored: list[tuple[float, int]] = []
         for key, value in bag.items():
@@ -851,15 +893,3 @@ class SearchIndex:
             if key in bonus:
                 scored[i] = (score + bonus.pop(key), key)
         scored.extend((value * self._prior[key], key) for key, value in bonus.items())
-
-    def known_words(self, folded: str, preferred: tuple[str, ...] = ()) -> list[str]:
-        """The meaningful words of a query (its stopwords dropped), in order."""
-        tokens = words(folded)
-        if not tokens:
-            return []
-        analyser = self._analyser(self.query_language(tokens, preferred))
-        return [t for t in tokens if not analyser.is_stopword(t)]
-
-    def pairs(self, folded: str) -> list[tuple[str, str]]:
-        """Adjacent word pairs of a query (kept for callers that want word order)."""
-        return list(pairwise(words(folded)))
