@@ -15,8 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from handlers import CatalogueError, Handler, Request, load, validate
+from bot.render.discord_embed import render_message
+from bot.render.telegram_html import TEXT_LIMIT, render_html
+from handlers import CatalogueError, Handler, Reply, Request, load, validate
 from handlers.catalogue import (
+    CHECK_MAX,
     DATA_DIR,
     LANGUAGES,
     MDN_LOCALES,
@@ -24,6 +27,9 @@ from handlers.catalogue import (
     SENT_BY,
     Catalogue,
 )
+
+from discord_emulator import message_problems
+from telegram_emulator import check_text
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -179,6 +185,72 @@ def test_each_label_and_each_link_once_on_every_card(handler: Handler, lang: str
         assert card.links[0].label == handler.ui(lang, "button_spec")
         # The specification's title goes with the standing, not in a field of its own.
         assert spec not in [f.name for f in card.fields], (lang, code)
+
+
+# ---- what to check -----------------------------------------------------------------------------
+
+# The codes people meet most: every 4xx/5xx in the lists of nginx, Apache, IIS, Cloudflare and the
+# AWS Application Load Balancer, plus the everyday redirects and framework codes.
+CHECKED = {
+    301, 302, 304, 307, 308,
+    400, 401, 403, 404, 405, 406, 408, 409, 410, 411, 412, 413, 414, 415, 416, 419, 421, 422, 429,
+    431, 444, 460, 463, 464, 494, 495, 496, 497, 499,
+    500, 501, 502, 503, 504, 505, 507, 520, 521, 522, 523, 524, 525, 526, 530, 561,
+}  # fmt: skip
+
+
+def test_the_codes_people_meet_most_say_what_to_check_in_every_language(catalogue: Catalogue) -> None:
+    assert len(CHECKED) >= 40
+    for lang in LANGUAGES:
+        language = catalogue.languages[lang]
+        with_checks = {catalogue.by_id[i].code for i, t in language.entries.items() if t.checks}
+        assert with_checks >= CHECKED, (lang, sorted(CHECKED - with_checks))
+        for code in CHECKED:
+            checks = language.entries[str(code)].checks
+            assert 2 <= len(checks) <= 4, (lang, code)
+            assert all(0 < len(c) <= CHECK_MAX for c in checks), (lang, code)
+
+
+@pytest.mark.parametrize(
+    ("code", "needles"),
+    [
+        (504, ["proxy_read_timeout"]), (413, ["client_max_body_size"]),
+        (431, ["large_client_header_buffers"]), (494, ["large_client_header_buffers"]), (525, ["SSL"]),
+        (526, ["SSL"]), (419, ["CSRF"]), (460, ["idle_timeout"]),
+    ],
+)  # fmt: skip
+def test_checks_name_the_server_setting_where_the_cause_differs(
+    catalogue: Catalogue, code: int, needles: list[str]
+) -> None:
+    for lang in LANGUAGES:
+        checks = " ".join(catalogue.languages[lang].entries[str(code)].checks)
+        for needle in needles:
+            assert needle in checks, (lang, code, needle)
+
+
+def _cards_with_checks(handler: Handler) -> list[Reply]:
+    return [handler.card(code, lang) for lang in handler.languages for code in sorted(CHECKED)]
+
+
+def test_what_to_check_is_a_section_of_its_own_within_discords_limits(handler: Handler) -> None:
+    for card in _cards_with_checks(handler):
+        label = handler.ui(card.lang, "field_checks")
+        message = render_message(card, handler, ephemeral=True)
+        assert message_problems(message) == [], (card.lang, card.codes)
+        (embed,) = message["embeds"]
+        field = next(f for f in embed["fields"] if f["name"].lstrip("\u200f") == label)
+        assert field["inline"] is False
+        last = handler.catalogue.text(handler.catalogue.by_code[card.codes[0]][0], card.lang).checks[-1]
+        # Shown whole (Discord escapes a few characters, so compare the words).
+        assert re.sub(r"\W", "", last) in re.sub(r"\W", "", field["value"]), (card.lang, card.codes)
+
+
+def test_what_to_check_fits_telegram_in_every_language(handler: Handler) -> None:
+    for card in _cards_with_checks(handler):
+        message = render_html(card)
+        problems, visible, _ = check_text(message.html, "HTML", "message")
+        assert problems == [] and message.length <= TEXT_LIMIT, (card.lang, card.codes)
+        assert handler.ui(card.lang, "field_checks") in visible, (card.lang, card.codes)
 
 
 # ---- ask --json --------------------------------------------------------------------------------
@@ -349,6 +421,9 @@ _ALLOWED = re.compile(
     r"|close|keep-alive|openssl s|blocked-by|preload|preconnect|strict|filesize|bytes|length|on|return|cert"
     r"|error|page|large|header|buffers|client|verify|ssl|body|size|max|post|upload|timeout|read|proxy"
     r"|security|offset|scheme|is fine|teapot|diff|openssl"
+    # configuration and commands in "what to check" stay as they are
+    r"|url|http|https|host|deny|location|server|optional|identity|origin-ip|traceroute|openssl verify"
+    r"|connect failed|upstream prematurely closed"
 )
 
 
