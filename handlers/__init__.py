@@ -5,11 +5,12 @@ Nothing here imports ``bot``, ``discord``, ``telegram`` or ``aiohttp``.
 
 from handlers.answer import Handler
 from handlers.catalogue import Catalogue, CatalogueError, load, validate
-from handlers.models import Field, Item, Link, Reply, Request
+from handlers.models import Facts, Field, Item, Link, Reply, Request
 
 __all__ = [
     "Catalogue",
     "CatalogueError",
+    "Facts",
     "Field",
     "Handler",
     "Item",

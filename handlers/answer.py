@@ -12,7 +12,7 @@ from handlers.catalogue import Catalogue, Entry, Language
 from handlers.compare import arabic_and
 from handlers.languages import lookup, resolve
 from handlers.logs.explain import MAX_EXPLAIN_BYTES
-from handlers.models import ErrorKind, Field, Item, Link, Reply, Request
+from handlers.models import ErrorKind, Facts, Field, Item, Link, Reply, Request
 from handlers.normalise import fold, script, words
 from handlers.query_parser import MAX_QUERY, Parsed, codes_in_text, parse
 
@@ -42,6 +42,10 @@ _SUGGEST_MIN = 0.15
 # A part of a comparison names a code when a search for it is this sure.
 _PART_MIN = 0.6
 _PART_MIN_UNMARKED = 0.75
+# 000 in a log: no server answered; the client library wrote it. Worth another try.
+NO_RESPONSE_FACTS = Facts(sent_by="client", seen_by_client=True, retry="yes")
+# Each "what to check" line starts with this, one check per line.
+CHECK_BULLET = "• "
 # Words that clear a chat's language preference in /lang.
 RESET_WORDS = frozenset({"reset", "auto", "default", "clear", "off", "none"})
 
@@ -232,9 +236,19 @@ class Handler:
         text = self.catalogue.text(primary, lang)
         fields = [
             Field(self.ui(lang, "field_class"), self._class_label(primary.code // 100, language)),
-            Field(self.ui(lang, "field_standing"), self._standing(primary, language)),
-            Field(self.ui(lang, "field_spec"), primary.spec.title),
+            Field(self.ui(lang, "field_standing"), self._standing_and_spec(primary, language)),
+            Field(self.ui(lang, "field_sent_by"), self._sent_by(primary, language)),
         ]
+        # Nobody retries a 1xx or a 2xx: the question arises from redirects on.
+        if primary.code >= 300:
+            fields.append(Field(self.ui(lang, "field_retry"), self.ui(lang, f"retry_{primary.retry}")))
+        if not primary.seen_by_client:
+            fields.append(
+                Field(self.ui(lang, "field_seen_by_client"), self.ui(lang, "seen_by_client_no"), inline=False)
+            )
+        if text.checks:
+            checks = "\n".join(f"{CHECK_BULLET}{check}" for check in text.checks)
+            fields.append(Field(self.ui(lang, "field_checks"), checks, inline=False))
         if primary.related:
             related = ", ".join(self.title(c, lang) for c in primary.related if c in self._known)
             fields.append(Field(self.ui(lang, "field_related"), related, inline=False))
@@ -251,9 +265,6 @@ class Handler:
                 origin=language.origins.get(other.origin or "", other.origin or ""),
             )
             fields.append(Field(label, f"{other_text.summary}\n{other_text.description}", inline=False))
-        links = [Link(self.ui(lang, "button_spec"), primary.spec.url)]
-        if primary.mdn:
-            links.append(Link(self.ui(lang, "button_mdn"), primary.mdn))
         return Reply(
             kind="entry",
             query="",
@@ -262,12 +273,28 @@ class Handler:
             summary=text.summary,
             body=text.description,
             fields=tuple(fields),
-            links=tuple(links),
+            links=self._links(primary, language.code),
             codes=(code,),
             code_class=primary.cls,
             colour=CLASS_COLOURS[code // 100],
             rtl=language.rtl,
+            facts=Facts(primary.sent_by, primary.seen_by_client, primary.retry),
         )
+
+    def _links(self, entry: Entry, lang: str) -> tuple[Link, ...]:
+        """Specification, MDN in the reader's language, then the vendor's pages; each URL once."""
+        candidates = [(self.ui(lang, "button_spec"), entry.spec.url)]
+        mdn = self.catalogue.mdn_url(entry, lang)
+        if mdn is not None:
+            candidates.append((self.ui(lang, "button_mdn"), mdn))
+        candidates += [(self.ui(lang, link.label), link.url) for link in entry.links]
+        links: list[Link] = []
+        seen: set[str] = set()
+        for label, url in candidates:
+            if url not in seen and label not in {link.label for link in links}:
+                seen.add(url)
+                links.append(Link(label, url))
+        return tuple(links)
 
     def help(self, lang: str, query: str = "") -> Reply:
         """The help text."""
@@ -307,6 +334,16 @@ class Handler:
         if entry.origin:
             return f"{label} · {language.origins.get(entry.origin, entry.origin)}"
         return label
+
+    def _standing_and_spec(self, entry: Entry, language: Language) -> str:
+        """The standing and, for registered values, where they are defined: the Specification
+        button opens it (an unofficial code's vendor page is named by the button alone)."""
+        standing = self._standing(entry, language)
+        return standing if entry.origin else f"{standing} · {entry.spec.title}"
+
+    def _sent_by(self, entry: Entry, language: Language) -> str:
+        origin = language.origins.get(entry.origin or "", entry.origin or "")
+        return self.ui(language.code, f"sent_by_{entry.sent_by}", origin=origin)
 
     def _items(self, codes: Iterable[int], lang: str, limit: int | None = None) -> list[Item]:
         items: list[Item] = []
@@ -357,15 +394,21 @@ class Handler:
             return self.card(code, lang, query)
         language = self._lang(lang)
         if code == 0:
+            facts = NO_RESPONSE_FACTS
             return Reply(
                 kind="entry",
                 query=query,
                 lang=language.code,
                 title=self.ui(lang, "no_response_title"),
                 body=self.ui(lang, "no_response_body"),
+                fields=(
+                    Field(self.ui(lang, "field_sent_by"), self.ui(lang, f"sent_by_{facts.sent_by}")),
+                    Field(self.ui(lang, "field_retry"), self.ui(lang, f"retry_{facts.retry}")),
+                ),
                 codes=(0,),
                 colour=NEUTRAL_COLOUR,
                 rtl=language.rtl,
+                facts=facts,
             )
         if not 100 <= code <= 599:
             shown = str(code) if code < 10**12 else "…"
@@ -584,11 +627,10 @@ class Handler:
         if (a.standing, a.origin) != (b.standing, b.origin):
             standings = f"{self._standing(a, language)} ≠ {self._standing(b, language)}"
             differences.append(f"{self.ui(lang, 'field_standing')}: {standings}")
-        retry_a, retry_b = getattr(a, "retry", None), getattr(b, "retry", None)
-        if retry_a and retry_b and retry_a != retry_b:
+        if a.retry != b.retry:
             differences.append(
-                f"{self.ui(lang, 'field_retry')}: {self.ui(lang, f'retry_{retry_a}')}"
-                f" ≠ {self.ui(lang, f'retry_{retry_b}')}"
+                f"{self.ui(lang, 'field_retry')}: {self.ui(lang, f'retry_{a.retry}')}"
+                f" ≠ {self.ui(lang, f'retry_{b.retry}')}"
             )
         if differences:
             fields.append(Field(self.ui(lang, "compare_differs"), "\n".join(differences), inline=False))

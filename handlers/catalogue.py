@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -17,8 +17,24 @@ from typing import Any
 DATA_DIR = Path(__file__).with_name("data")
 LANGUAGES: tuple[str, ...] = ("en", "zh", "ru", "es", "pt", "hi", "ta", "de", "fr", "ar", "ja", "ko")
 STANDINGS = ("registered", "deprecated", "temporary", "unused", "obsolete", "unofficial")
+# Who produces a code: the origin server, an intermediary (proxy or gateway, a CDN, a load balancer),
+# the client library itself (000), or a named server's own non-standard code (nginx 499, IIS 440).
+SENT_BY = ("origin", "proxy", "cdn", "load_balancer", "client", "server_software")
+# Whether repeating the request can help: no; yes (as it is); after a delay (Retry-After); after
+# fixing the request.
+RETRY = ("no", "yes", "after_delay", "after_change")
+# The intermediaries and server software that a card names (the entry's origin says which).
+NAMED_SENDERS = ("cdn", "load_balancer", "server_software")
 SUMMARY_MAX = 100
 DESCRIPTION_MAX = 900
+# "What to check": two to four first checks per entry, each one short line.
+CHECKS_MIN = 2
+CHECKS_MAX = 4
+CHECK_MAX = 240
+MDN_PREFIX = "https://developer.mozilla.org/en-US/docs/"
+# MDN's locales other than en-US (https://developer.mozilla.org/<locale>/docs/...).
+MDN_LOCALES = ("de", "es", "fr", "ja", "ko", "pt-BR", "ru", "zh-CN", "zh-TW")
+_FACTS = ("sent_by", "seen_by_client", "retry", "links")
 _URL = re.compile(r"^https://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?:/[^\s<>\"]*)?$")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -32,6 +48,14 @@ class Spec:
     """Where a status code is defined."""
 
     title: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class DocLink:
+    """A vendor's own page about an entry: the ui key that names it, and its URL."""
+
+    label: str
     url: str
 
 
@@ -50,6 +74,14 @@ class Entry:
     related: tuple[int, ...]
     headers: tuple[str, ...]
     former_names: tuple[str, ...]
+    sent_by: str
+    """Who produces it: one of :data:`SENT_BY`."""
+    seen_by_client: bool
+    """False for codes that only appear in logs (nginx 444 and 499, AWS ALB 460)."""
+    retry: str
+    """Whether repeating the request helps: one of :data:`RETRY`."""
+    links: tuple[DocLink, ...]
+    """Vendor pages beyond the specification and MDN (labels are ui keys)."""
 
     @property
     def cls(self) -> str:
@@ -61,6 +93,13 @@ class Entry:
         """The name to show after the code: the common name where the registry has none."""
         return self.common_name or self.reason
 
+    @property
+    def mdn_slug(self) -> str | None:
+        """The MDN page's slug (``Web/HTTP/Reference/Status/404``), or ``None`` without one."""
+        if self.mdn is None or not self.mdn.startswith(MDN_PREFIX):
+            return None
+        return self.mdn.removeprefix(MDN_PREFIX)
+
 
 @dataclass(frozen=True, slots=True)
 class EntryText:
@@ -70,6 +109,8 @@ class EntryText:
     summary: str
     description: str
     keywords: tuple[str, ...]
+    checks: tuple[str, ...] = ()
+    """What to check first, two to four lines; empty for entries without a "what to check"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +151,10 @@ class Catalogue:
     popular: tuple[int, ...]
     codes: tuple[int, ...]
     """Every code in the catalogue, ascending (class lists and suggestions walk it)."""
+    mdn_locales: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Reply language → MDN locale (``pt`` → ``pt-BR``), from ``data/mdn_locales.json``."""
+    mdn_pages: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    """MDN slug → the locales other than en-US in which MDN publishes that page."""
 
     def text(self, entry: Entry, lang: str) -> EntryText:
         """The entry's text in ``lang``, falling back to English."""
@@ -118,8 +163,21 @@ class Catalogue:
             return language.entries[entry.id]
         return self.languages["en"].entries[entry.id]
 
+    def mdn_url(self, entry: Entry, lang: str) -> str | None:
+        """The entry's MDN page in ``lang`` where MDN publishes one, else the en-US page."""
+        slug = entry.mdn_slug
+        locale = self.mdn_locales.get(lang)
+        if entry.mdn is None or slug is None or locale is None or locale not in self.mdn_pages.get(slug, ()):
+            return entry.mdn
+        return f"https://developer.mozilla.org/{locale}/docs/{slug}"
+
 
 def _entry(raw: Mapping[str, Any]) -> Entry:
+    missing = [key for key in _FACTS if key not in raw]
+    if missing:
+        raise CatalogueError(f"entry {raw.get('id')!r} lacks {', '.join(missing)}")
+    if not isinstance(raw["seen_by_client"], bool):
+        raise CatalogueError(f"entry {raw.get('id')!r}: seen_by_client must be true or false")
     spec = raw["spec"]
     return Entry(
         id=str(raw["id"]),
@@ -133,6 +191,10 @@ def _entry(raw: Mapping[str, Any]) -> Entry:
         related=tuple(int(c) for c in raw.get("related", ())),
         headers=tuple(str(h) for h in raw.get("headers", ())),
         former_names=tuple(str(n) for n in raw.get("former_names", ())),
+        sent_by=str(raw["sent_by"]),
+        seen_by_client=raw["seen_by_client"],
+        retry=str(raw["retry"]),
+        links=tuple(DocLink(str(link["label"]), str(link["url"])) for link in raw["links"]),
     )
 
 
@@ -156,7 +218,13 @@ def _language(raw: Mapping[str, Any]) -> Language:
         help_words=tuple(raw.get("help_words", ())),
         entries=MappingProxyType(
             {
-                k: EntryText(v.get("name"), v["summary"], v["description"], tuple(v.get("keywords", ())))
+                k: EntryText(
+                    v.get("name"),
+                    v["summary"],
+                    v["description"],
+                    tuple(v.get("keywords", ())),
+                    tuple(str(c) for c in v.get("checks", ())),
+                )
                 for k, v in raw["entries"].items()
             }
         ),
@@ -222,6 +290,7 @@ def load(data_dir: Path | None = None, languages: Iterable[str] | None = None) -
     by_code: dict[int, list[Entry]] = {}
     for entry in entries:
         by_code.setdefault(entry.code, []).append(entry)
+    mdn_locales, mdn_pages = _mdn(folder / "mdn_locales.json")
     return Catalogue(
         entries=entries,
         by_id=MappingProxyType({e.id: e for e in entries}),
@@ -229,7 +298,22 @@ def load(data_dir: Path | None = None, languages: Iterable[str] | None = None) -
         languages=_LanguageTable(folder, present),
         popular=tuple(int(c) for c in facts.get("popular", ())),
         codes=tuple(sorted(by_code)),
+        mdn_locales=mdn_locales,
+        mdn_pages=mdn_pages,
     )
+
+
+def _mdn(path: Path) -> tuple[Mapping[str, str], Mapping[str, tuple[str, ...]]]:
+    """Which MDN locale each language reads and where each page exists (none: every link en-US)."""
+    if not path.exists():
+        return MappingProxyType({}), MappingProxyType({})
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        languages = {str(k): str(v) for k, v in raw["languages"].items()}
+        pages = {str(k): tuple(str(x) for x in v) for k, v in raw["pages"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CatalogueError(f"{path}: {exc!r}") from exc
+    return MappingProxyType(languages), MappingProxyType(pages)
 
 
 def _placeholders(text: str) -> set[str]:
@@ -258,14 +342,66 @@ def validate(catalogue: Catalogue) -> list[str]:
         for code in entry.related:
             if code not in catalogue.by_code:
                 problems.append(f"{where}: related code {code} is not in the catalogue")
+        problems.extend(_validate_facts(where, entry))
     for code in catalogue.popular:
         if code not in catalogue.by_code:
             problems.append(f"codes.json popular: {code} is not in the catalogue")
+    problems.extend(_validate_mdn(catalogue))
     english = catalogue.languages.get("en")
     if english is None:
         return [*problems, "en.json is missing"]
+    for entry in catalogue.entries:
+        problems.extend(
+            f"codes.json {entry.id}: link label {link.label!r} is not a ui key of en.json"
+            for link in entry.links
+            if link.label not in english.ui
+        )
     for lang in catalogue.languages.values():
         problems.extend(_validate_language(catalogue, lang, english))
+    return problems
+
+
+def _validate_facts(where: str, entry: Entry) -> list[str]:
+    problems: list[str] = []
+    if entry.sent_by not in SENT_BY:
+        problems.append(f"{where}: unknown sent_by {entry.sent_by!r}")
+    elif entry.sent_by in NAMED_SENDERS and entry.origin is None:
+        problems.append(f"{where}: sent_by {entry.sent_by} needs an origin that names the sender")
+    if entry.retry not in RETRY:
+        problems.append(f"{where}: unknown retry {entry.retry!r}")
+    labels = [link.label for link in entry.links]
+    if len(set(labels)) != len(labels) or {"button_spec", "button_mdn"} & set(labels):
+        problems.append(f"{where}: a card shows each link label once")
+    seen = {entry.spec.url, entry.mdn}
+    for link in entry.links:
+        if not _URL.match(link.url):
+            problems.append(f"{where}: malformed link {link.url!r}")
+        if link.url in seen:
+            problems.append(f"{where}: link {link.url} is there twice")
+        seen.add(link.url)
+    if entry.mdn is not None and entry.mdn_slug is None:
+        problems.append(f"{where}: the MDN link is not an en-US page under {MDN_PREFIX}")
+    return problems
+
+
+def _validate_mdn(catalogue: Catalogue) -> list[str]:
+    """The MDN locale list covers every entry with an MDN page, and names only MDN's locales."""
+    if not catalogue.mdn_pages:
+        return []
+    where = "mdn_locales.json"
+    problems: list[str] = []
+    for lang, locale in catalogue.mdn_locales.items():
+        if lang not in LANGUAGES:
+            problems.append(f"{where}: {lang} is not a language of the catalogue")
+        if locale != "en-US" and locale not in MDN_LOCALES:
+            problems.append(f"{where}: {locale} is not an MDN locale")
+    slugs = {e.mdn_slug for e in catalogue.entries if e.mdn_slug is not None}
+    missing = sorted(slugs - set(catalogue.mdn_pages))
+    problems.extend(f"{where}: no locale list for {slug}" for slug in missing)
+    for slug, locales in catalogue.mdn_pages.items():
+        if slug not in slugs:
+            problems.append(f"{where}: {slug} is no entry's MDN page")
+        problems.extend(f"{where}: {slug}: {x} is not an MDN locale" for x in locales if x not in MDN_LOCALES)
     return problems
 
 
@@ -300,9 +436,26 @@ def _validate_language(catalogue: Catalogue, lang: Language, english: Language) 
             problems.append(f"{where}: entry {entry.id} is missing")
             continue
         problems.extend(_validate_text(f"{where} {entry.id}", entry, text, lang.code))
+        problems.extend(_validate_checks(f"{where} {entry.id}", text, english.entries.get(entry.id)))
     problems.extend(
         f"{where}: entry {i} is not in codes.json" for i in lang.entries if i not in catalogue.by_id
     )
+    return problems
+
+
+def _validate_checks(where: str, text: EntryText, english: EntryText | None) -> list[str]:
+    """Every language has as many checks as English, each one a non-empty line within limits."""
+    wanted = len(english.checks) if english is not None else 0
+    problems: list[str] = []
+    if len(text.checks) != wanted:
+        problems.append(f"{where}: {len(text.checks)} checks where English has {wanted}")
+    if text.checks and not CHECKS_MIN <= len(text.checks) <= CHECKS_MAX:
+        problems.append(f"{where}: {len(text.checks)} checks (from {CHECKS_MIN} to {CHECKS_MAX})")
+    for check in text.checks:
+        if not check.strip() or "\n" in check:
+            problems.append(f"{where}: a check is empty or spans lines")
+        elif len(check) > CHECK_MAX:
+            problems.append(f"{where}: a check is {len(check)} characters (max {CHECK_MAX})")
     return problems
 
 

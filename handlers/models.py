@@ -50,6 +50,20 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True)
+class Facts:
+    """Where a code comes from and what to do with it, as language-neutral values.
+
+    ``sent_by`` is ``origin``, ``proxy``, ``cdn``, ``load_balancer``, ``client`` or
+    ``server_software``; ``seen_by_client`` is false for codes that only appear in logs; ``retry``
+    is ``no``, ``yes``, ``after_delay`` or ``after_change``. ``ask --json`` prints them as they are.
+    """
+
+    sent_by: str
+    seen_by_client: bool
+    retry: str
+
+
+@dataclass(frozen=True, slots=True)
 class Item:
     """One row of a list reply, an autocomplete choice or an inline result."""
 
@@ -66,7 +80,8 @@ class Reply:
     ``title``, ``summary`` (one line) and ``body`` are plain text (renderers escape them);
     ``fields`` and ``links`` enrich an entry card; ``items`` are the rows of a list (a class, a
     search, codes in a message) or the suggestions after a failed search. ``codes`` are the
-    codes the reply is about, best first.
+    codes the reply is about, best first. ``facts`` are an entry card's structured facts (the
+    same ones its fields show in words).
     """
 
     kind: ReplyKind
@@ -84,3 +99,4 @@ class Reply:
     colour: int = 0x5865F2
     footer: str = ""
     rtl: bool = False
+    facts: Facts | None = None

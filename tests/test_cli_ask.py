@@ -15,6 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = {"kind", "query", "lang", "codes", "class", "error", "title", "text"}
+# An entry (a card, or 000) also carries its facts and its links.
+ENTRY_KEYS = KEYS | {"sent_by", "seen_by_client", "retry", "links"}
 
 
 def run(
@@ -43,7 +45,7 @@ def test_ask_prints_a_card() -> None:
 def test_ask_json_has_the_contract_keys() -> None:
     result = run("ask", "HTTP/2 503 Service Unavailable", "--json")
     data = json.loads(result.stdout)
-    assert set(data) == KEYS
+    assert set(data) == ENTRY_KEYS
     assert data["kind"] == "entry"
     assert data["query"] == "HTTP/2 503 Service Unavailable"
     assert data["lang"] == "en"
@@ -52,6 +54,11 @@ def test_ask_json_has_the_contract_keys() -> None:
     assert data["error"] is None
     assert data["title"] == "503 Service Unavailable"
     assert data["text"].startswith("503 Service Unavailable\n")
+    assert (data["sent_by"], data["seen_by_client"], data["retry"]) == ("origin", True, "after_delay")
+    assert data["links"][:2] == [
+        {"label": "Specification", "url": "https://www.rfc-editor.org/rfc/rfc9110#section-15.6.4"},
+        {"label": "MDN", "url": "https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Status/503"},
+    ]
 
 
 def test_ask_words_join_and_language_option() -> None:
@@ -66,7 +73,7 @@ def test_ask_stdin_answers_every_line_in_order() -> None:
     out = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(out) == len(lines)
     assert [o["query"] for o in out] == lines
-    assert all(set(o) == KEYS for o in out)
+    assert all(set(o) == (ENTRY_KEYS if o["kind"] == "entry" else KEYS) for o in out)
     kinds = [(o["kind"], o["error"]) for o in out]
     assert kinds == [
         ("entry", None), ("help", None), ("list", None), ("error", "out_of_range"), ("unassigned", None),

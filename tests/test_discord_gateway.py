@@ -109,8 +109,8 @@ async def test_slash_command_answers_with_a_card(
     embed = embed_of(callback)
     assert embed["title"] == "503 Service Unavailable"
     assert embed["color"] == 0xE74C3C
-    assert [f["name"] for f in embed["fields"]][:3] == ["Class", "Standing", "Specification"]
-    assert [b["label"] for b in buttons_of(callback)] == ["Specification", "MDN"]
+    assert [f["name"] for f in embed["fields"]][:3] == ["Class", "Standing", "Sent by"]
+    assert [b["label"] for b in buttons_of(callback)] == ["Specification", "MDN", "AWS ALB troubleshooting"]
     assert all(b["style"] == 5 for b in buttons_of(callback))
     assert not callback["data"].get("flags", 0) & EPHEMERAL
 

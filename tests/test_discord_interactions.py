@@ -128,7 +128,7 @@ async def test_a_command_is_answered_in_the_http_response(
     assert result["type"] == 4
     (embed,) = result["data"]["embeds"]
     assert embed["title"] == "503 Service Unavailable" and embed["color"] == 0xE74C3C
-    assert [b["style"] for b in result["data"]["components"][0]["components"]] == [5, 5]
+    assert [b["style"] for b in result["data"]["components"][0]["components"]] == [5, 5, 5]
 
 
 async def test_autocomplete_is_answered_with_type_8(

@@ -78,10 +78,14 @@ def test_a_card_is_one_embed_coloured_by_class_with_fields_and_link_buttons() ->
     assert embed["color"] == 0xE74C3C
     assert embed["description"].startswith("The server is temporarily unable")
     names = [f["name"] for f in embed["fields"]]
-    assert names[:3] == ["Class", "Standing", "Specification"]
+    assert names[:4] == ["Class", "Standing", "Sent by", "Retry"]
     assert "Related codes" in names and "Headers" in names
     (row,) = message["components"]
-    assert [(b["style"], b["label"]) for b in row["components"]] == [(5, "Specification"), (5, "MDN")]
+    assert [(b["style"], b["label"]) for b in row["components"]] == [
+        (5, "Specification"),
+        (5, "MDN"),
+        (5, "AWS ALB troubleshooting"),
+    ]
     assert all(b["url"].startswith("https://") for b in row["components"])
     assert message["allowed_mentions"] == {"parse": []}
     assert "flags" not in message

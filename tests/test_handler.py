@@ -28,9 +28,11 @@ def test_code_lookup_builds_a_full_card(handler: Handler) -> None:
     assert reply.title == "503 Service Unavailable"
     assert reply.summary and reply.body
     names = {f.name for f in reply.fields}
-    assert {"Class", "Standing", "Specification", "Related codes", "Headers"} <= names
+    assert {"Class", "Standing", "Sent by", "Retry", "Related codes", "Headers"} <= names
     assert "Retry-After" in next(f.value for f in reply.fields if f.name == "Headers")
-    assert [link.label for link in reply.links] == ["Specification", "MDN"]
+    # The specification's title goes with the standing; the Specification button opens it.
+    assert "RFC 9110, Section 15.6.4" in next(f.value for f in reply.fields if f.name == "Standing")
+    assert [link.label for link in reply.links] == ["Specification", "MDN", "AWS ALB troubleshooting"]
     assert reply.links[0].url == "https://www.rfc-editor.org/rfc/rfc9110#section-15.6.4"
 
 

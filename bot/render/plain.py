@@ -27,8 +27,12 @@ def render_plain(reply: Reply) -> str:
 
 
 def reply_json(reply: Reply) -> dict[str, Any]:
-    """The ``--json`` object of ``ask``: its keys are a contract with scripts and checks."""
-    return {
+    """The ``--json`` object of ``ask``: its keys are a contract with scripts and checks.
+
+    An entry (a card, or 000) also carries its facts: ``sent_by``, ``seen_by_client``, ``retry``
+    as language-neutral values, and ``links`` as ``{"label", "url"}`` objects in the reply's language.
+    """
+    out: dict[str, Any] = {
         "kind": reply.kind,
         "query": reply.query,
         "lang": reply.lang,
@@ -38,3 +42,10 @@ def reply_json(reply: Reply) -> dict[str, Any]:
         "title": reply.title,
         "text": render_plain(reply),
     }
+    if reply.kind == "entry":
+        facts = reply.facts
+        out["sent_by"] = facts.sent_by if facts else None
+        out["seen_by_client"] = facts.seen_by_client if facts else None
+        out["retry"] = facts.retry if facts else None
+        out["links"] = [{"label": link.label, "url": link.url} for link in reply.links]
+    return out
