@@ -15,6 +15,7 @@ from handlers.logs.explain import MAX_EXPLAIN_BYTES
 from handlers.models import ErrorKind, Facts, Field, Item, Link, Reply, Request
 from handlers.normalise import fold, script, words
 from handlers.query_parser import MAX_QUERY, Parsed, codes_in_text, parse
+from handlers.typography import labelled, listing
 
 if TYPE_CHECKING:
     from handlers.compare import Grammar
@@ -250,12 +251,12 @@ class Handler:
             checks = "\n".join(f"{CHECK_BULLET}{check}" for check in text.checks)
             fields.append(Field(self.ui(lang, "field_checks"), checks, inline=False))
         if primary.related:
-            related = ", ".join(self.title(c, lang) for c in primary.related if c in self._known)
+            related = listing((self.title(c, lang) for c in primary.related if c in self._known), lang)
             fields.append(Field(self.ui(lang, "field_related"), related, inline=False))
         if primary.headers:
-            fields.append(Field(self.ui(lang, "field_headers"), ", ".join(primary.headers)))
+            fields.append(Field(self.ui(lang, "field_headers"), listing(primary.headers, lang)))
         if primary.former_names:
-            fields.append(Field(self.ui(lang, "field_former_names"), ", ".join(primary.former_names)))
+            fields.append(Field(self.ui(lang, "field_former_names"), listing(primary.former_names, lang)))
         for other in entries[1:]:
             other_text = self.catalogue.text(other, lang)
             label = self.ui(
@@ -618,22 +619,21 @@ class Handler:
             Field(self._entry_title(a, lang), self.catalogue.text(a, lang).summary, inline=False),
             Field(self._entry_title(b, lang), self.catalogue.text(b, lang).summary, inline=False),
         ]
-        differences: list[str] = []
+        differences: list[tuple[str, str, str]] = []
         if a.code // 100 != b.code // 100:
-            differences.append(
-                f"{self.ui(lang, 'field_class')}: {self._class_label(a.code // 100, language)}"
-                f" ≠ {self._class_label(b.code // 100, language)}"
-            )
+            classes = (self._class_label(a.code // 100, language), self._class_label(b.code // 100, language))
+            differences.append(("field_class", *classes))
         if (a.standing, a.origin) != (b.standing, b.origin):
-            standings = f"{self._standing(a, language)} ≠ {self._standing(b, language)}"
-            differences.append(f"{self.ui(lang, 'field_standing')}: {standings}")
+            differences.append(("field_standing", self._standing(a, language), self._standing(b, language)))
         if a.retry != b.retry:
             differences.append(
-                f"{self.ui(lang, 'field_retry')}: {self.ui(lang, f'retry_{a.retry}')}"
-                f" ≠ {self.ui(lang, f'retry_{b.retry}')}"
+                ("field_retry", self.ui(lang, f"retry_{a.retry}"), self.ui(lang, f"retry_{b.retry}"))
             )
         if differences:
-            fields.append(Field(self.ui(lang, "compare_differs"), "\n".join(differences), inline=False))
+            lines = (
+                labelled(self.ui(lang, key), f"{one} ≠ {other}", lang) for key, one, other in differences
+            )
+            fields.append(Field(self.ui(lang, "compare_differs"), "\n".join(lines), inline=False))
         body = text if text is not None else self.ui(lang, "compare_generic")
         return Reply(
             kind="compare",

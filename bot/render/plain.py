@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.models import Reply
+from handlers.typography import labelled
 
 
 def render_plain(reply: Reply) -> str:
@@ -19,10 +20,10 @@ def render_plain(reply: Reply) -> str:
         lines += [f"  {item.title} — {item.summary}" for item in reply.items]
     if reply.fields:
         lines.append("")
-        lines += [f"{f.name}: {f.value}" for f in reply.fields]
+        lines += [labelled(f.name, f.value, reply.lang) for f in reply.fields]
     if reply.links:
         lines.append("")
-        lines += [f"{link.label}: {link.url}" for link in reply.links]
+        lines += [labelled(link.label, link.url, reply.lang) for link in reply.links]
     return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from handlers.models import Reply
+from handlers.typography import labelled
 
 TEXT_LIMIT = 4096
 # Right-to-left mark: starts each line of an RTL reply so that a line opening with a code number
@@ -143,7 +144,7 @@ def render_html(
     body = _body_lines(reply.body) if reply.body.strip() else []
     # The facts go in one quote block: set apart at a glance, and one entity for Telegram (and
     # for PTB to parse back) instead of a bold label per line.
-    fields = [_Line.of(("", f"{f.name}: {f.value}")) for f in reply.fields]
+    fields = [_Line.of(("", labelled(f.name, f.value, reply.lang))) for f in reply.fields]
     items = [
         _Line.of(("b", item.title), ("", f" — {item.summary}" if item.summary else ""))
         for item in reply.items
