@@ -152,6 +152,10 @@ def run(args: argparse.Namespace, err: TextIO) -> int:
     handler = _load_handler(config, err)
     if isinstance(handler, int):
         return handler
+    from handlers.search import cache_ready, prepare_cache
+
+    if not cache_ready(handler.catalogue):
+        prepare_cache()
     handler.warm()
     from bot.runtime import serve
 

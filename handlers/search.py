@@ -893,3 +893,39 @@ class SearchIndex:
             if key in bonus:
                 scored[i] = (score + bonus.pop(key), key)
         scored.extend((value * self._prior[key], key) for key, value in bonus.items())
+
+
+def cache_ready(catalogue: Catalogue) -> bool:
+    """Whether the cache holds this catalogue's index (or caching is off: nothing to prepare)."""
+    folder = _cache_dir()
+    if folder is None:
+        return True
+    return (folder / f"search-{_fingerprint(catalogue)}.marshal").exists()
+
+
+def prepare_cache(timeout: float = 120.0) -> None:
+    """Build the index and write the cache in a child process.
+
+    A long-running process then only loads the packed index: building it in place would leave
+    the building's garbage in its resident memory (Python keeps freed arenas) for its whole life.
+    Any failure leaves the caller to build the index itself.
+    """
+    import subprocess
+
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "handlers.search"],
+            check=False,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return
+
+
+if __name__ == "__main__":
+    from handlers.catalogue import load
+
+    SearchIndex(load())
