@@ -778,7 +778,7 @@ class SearchIndex:
         postings = self._postings
         idf = self._idf
         bag: dict[int, float] = defaultdict(float)
-        hits_per_key: dict[int, int] = defaultdict(int)
+        matches: list[dict[int, float]] = []
         fuzzy_keys: set[int] = set()
         by_passage: dict[int, float] = defaultdict(float)
         # Texts are compared in the query's language and in English (names, loanwords): every
@@ -809,7 +809,7 @@ class SearchIndex:
                         with_passages.append((packed, value_unit))
             for key, value in best.items():
                 bag[key] += value
-                hits_per_key[key] += 1
+            matches.append(best)
             if slot.fuzzy:
                 fuzzy_keys.update(best)
             if len(with_passages) == 1:
@@ -850,8 +850,10 @@ class SearchIndex:
             self._phrase_prefix_bonus(folded, preferred, scored)
         count = len(slots)
         names = self._keys
+        # How many of the query's words each returned key matched at all (a phrase bonus may
+        # return a key no word matched: it counts as matching them all).
         return [
-            Hit(names[key], score, key in fuzzy_keys, hits_per_key.get(key, count) / count)
+            Hit(names[key], score, key in fuzzy_keys, (sum(key in m for m in matches) or count) / count)
             for score, key in nlargest(limit, scored, key=itemgetter(0))
         ]
 
