@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -153,7 +154,7 @@ async def test_answers_are_cached_by_text_language_and_privacy_but_random_is_not
     responder = Responder(service)
     payloads = DiscordEmulator()
 
-    async def prepare(options: dict[str, object], **kwargs: str) -> Prepared:
+    async def prepare(options: dict[str, object], **kwargs: Any) -> Prepared:
         return await responder.prepare(Invocation.from_payload(payloads.slash("http", options, **kwargs)))
 
     first = await prepare({"query": "404"})
