@@ -261,14 +261,16 @@ async def test_a_download_that_stalls_gets_the_apology(
     assert card.text.startswith("404 Not Found")
 
 
-async def test_a_file_that_has_gone_gets_the_apology(
-    bot: TelegramAdapter, emulator: TelegramEmulator
+async def test_a_file_that_has_gone_gets_the_apology_and_the_log_line_hides_the_token(
+    bot: TelegramAdapter, emulator: TelegramEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     emulator.faults["file"] = Faults(script=["404"])
     update = emulator.message("/http", document=emulator.document(combined_log().encode()))
     (sent,) = await replies(emulator, update, 1)
     assert sent.text == _handler().ui("en", "apology")
     assert emulator.calls_of("sendPhoto") == []
+    assert "log file not downloaded" in caplog.text
+    assert emulator.token not in caplog.text
 
 
 # ---- configuration ------------------------------------------------------------------------------
