@@ -409,3 +409,59 @@ def test_the_command_set_declares_http_logs_with_an_attachment_option() -> None:
     assert lang["name"] == "lang"
     assert logs["description_localizations"]["de"] == shared_handler().ui("de", "cmd_http_logs")
     assert file["description_localizations"]["ja"] == shared_handler().ui("ja", "cmd_http_logs_file")
+
+
+# ---- the emulator's own checks ------------------------------------------------------------------
+
+
+def _form(payload: dict[str, Any], *files: tuple[str, str, bytes]) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    form.add_field("payload_json", json.dumps(payload), content_type="application/json")
+    for field, name, data in files:
+        form.add_field(field, data, filename=name, content_type="application/octet-stream")
+    return form
+
+
+async def test_the_emulator_checks_files_as_discord_does() -> None:
+    async with DiscordEmulator() as emu, aiohttp.ClientSession() as http:
+        root = emu.api_base_url
+        good = emu.slash("http", {"query": "1"})
+        message = {
+            "embeds": [{"title": "t", "image": {"url": "attachment://a.png"}}],
+            "attachments": [{"id": "0", "filename": "a.png"}],
+            "flags": EPHEMERAL,
+        }
+        callback = f"{root}/interactions/{good['id']}/{good['token']}/callback"
+        body = _form({"type": 4, "data": message}, ("files[0]", "a.png", PNG))
+        async with http.post(callback, data=body) as response:
+            assert response.status == 200
+        assert emu.callbacks[-1].files[0].data == PNG and emu.problems == []
+        followup = f"{root}/webhooks/{emu.application_id}/{good['token']}"
+        body = _form({"content": "more"}, ("files[0]", "b.txt", b"b"))
+        async with http.post(followup, data=body) as response:
+            assert response.status == 200
+        assert emu.webhook_messages[-1].file("b.txt") == b"b" and not emu.webhook_messages[-1].original
+
+        bad = emu.slash("http", {"query": "2"})
+        bad_message = {
+            "embeds": [{"title": "t", "image": {"url": "attachment://missing.png"}}],
+            "attachments": [{"id": "1", "filename": "a.png"}],
+        }
+        too_big = b"x" * (10 * 1024 * 1024 + 1)
+        body = _form({"type": 4, "data": bad_message}, ("files[0]", "a.png", too_big), ("file", "c.png", PNG))
+        callback = f"{root}/interactions/{bad['id']}/{bad['token']}/callback"
+        async with http.post(callback, data=body) as response:
+            assert response.status == 400
+        problems = " | ".join(emu.problems)
+        assert "files[0] is 10485761 bytes" in problems
+        assert "'file' is not named files[n]" in problems
+        assert "id 1 names no uploaded file" in problems
+        assert "attachment://missing.png" in problems
+
+        unknown = f"{root}/webhooks/{emu.application_id}/not-a-token/messages/@original"
+        async with http.patch(unknown, json={"content": "x"}) as response:
+            assert response.status == 404
+        early = emu.slash("http", {"query": "3"})
+        edit = f"{root}/webhooks/{emu.application_id}/{early['token']}/messages/@original"
+        async with http.patch(edit, json={"content": "x"}) as response:
+            assert response.status == 404 and emu.early_webhooks == 1

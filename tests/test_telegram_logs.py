@@ -7,24 +7,34 @@ multipart/form-data. Every test ends with no recorded violation of Telegram's ru
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 from functools import cache
 from typing import Any
 
 import pytest
+import telegram
+import telegram.error
 
 from bot import log_uploads
 from bot.platforms.telegram import logs as telegram_logs
 from bot.platforms.telegram.adapter import TelegramAdapter
 from bot.platforms.telegram.config import TelegramConfig
 from bot.platforms.telegram.delivery import RetryPolicy
-from bot.platforms.telegram.render import RLM
+from bot.platforms.telegram.render import RLM, render_caption
 from bot.service import Service
 from handlers import Handler, load
 from handlers.logs import MAX_UPLOAD
 
 from support.sample_logs import combined_log, gzipped, many_codes_log
-from support.telegram_emulator import BOT_USERNAME, Faults, Sent, TelegramEmulator, image_size
+from support.telegram_emulator import (
+    BOT_USERNAME,
+    Faults,
+    Sent,
+    TelegramEmulator,
+    check_caption,
+    image_size,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -287,3 +297,42 @@ async def test_a_file_that_has_gone_gets_the_apology_and_the_log_line_hides_the_
 )
 def test_files_come_from_the_api_servers_file_path(api: str, files: str) -> None:
     assert TelegramConfig(api_base_url=api).file_base_url == files
+
+
+# ---- the emulator's own checks ------------------------------------------------------------------
+
+
+async def test_the_emulator_refuses_uploads_telegram_would_refuse() -> None:
+    emu = TelegramEmulator()
+    await emu.start()
+    try:
+        chat = emu.private_chat(emu.user(7007))
+        async with telegram.Bot(emu.token, base_url=emu.base_url) as client:
+            await client.send_document(chat["id"], b"GET / 200\n", filename="a.log", caption="fine")
+            with pytest.raises(telegram.error.BadRequest):
+                await client.send_photo(chat["id"], b"not an image", filename="a.png")
+            with pytest.raises(telegram.error.BadRequest):
+                await client.send_document(chat["id"], b"x", filename="b.log", caption="y" * 1025)
+            wide = _png(4000, 100)
+            with pytest.raises(telegram.error.BadRequest):
+                await client.send_photo(chat["id"], wide, filename="wide.png")
+        assert [s.method for s in emu.sent] == ["sendDocument"]
+        assert any("neither PNG nor JPEG" in v for v in emu.violations)
+        assert any("caption is 1025 characters" in v for v in emu.violations)
+        assert any("ratio must be at most 20" in v for v in emu.violations)
+    finally:
+        await emu.stop()
+
+
+def _png(width: int, height: int) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_captions_are_cut_to_1024_characters() -> None:
+    caption = render_caption("Log summary " + "é" * 2000, rtl=True)
+    problems, visible, _ = check_caption(caption.html, "HTML", "sendPhoto")
+    assert problems == [] and len(visible) <= 1024 and visible.startswith(RLM)
