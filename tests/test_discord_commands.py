@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,7 +64,7 @@ def test_the_command_set_is_valid_and_keeps_its_names_in_every_locale(tmp_path: 
     assert command_problems(commands) == []
     if VALIDATOR is not None:
         assert VALIDATOR.commands_errors(commands) == []
-    http, lang, explain = commands
+    http, _, lang, explain = commands
     assert (http["name"], [o["name"] for o in http["options"]]) == ("http", ["query", "private", "lang"])
     assert "name_localizations" not in http
     assert all("name_localizations" not in o for o in http["options"])
@@ -75,7 +76,7 @@ def test_the_command_set_is_valid_and_keeps_its_names_in_every_locale(tmp_path: 
 
 def test_descriptions_are_localised_for_every_language_discord_supports(tmp_path: Path) -> None:
     handler = many_languages(tmp_path)
-    http, _, explain = command_payloads(handler)
+    http, _, _, explain = command_payloads(handler)
     expected = {loc for lang in handler.languages if lang != "en" for loc in discord_locales(lang)}
     assert {"es-ES", "es-419", "pt-BR", "zh-CN", "zh-TW", "hi"} <= expected
     assert set(http["description_localizations"]) == expected
@@ -92,7 +93,7 @@ def test_descriptions_are_localised_for_every_language_discord_supports(tmp_path
 
 def test_real_catalogue_localisations() -> None:
     handler = Handler(load())
-    http, _, explain = command_payloads(handler)
+    http, _, _, explain = command_payloads(handler)
     for lang in handler.languages:
         for locale in discord_locales(lang) if lang != "en" else ():
             assert http["description_localizations"][locale] == handler.ui(lang, "cmd_http")
@@ -103,8 +104,8 @@ async def test_sync_commands_registers_in_a_guild_or_globally() -> None:
     handler = Handler(load())
     async with DiscordEmulator(validator=VALIDATOR) as emu:
         config = DiscordConfig(enabled=True, token=emu.token, api_base_url=emu.api_base_url)
-        assert await sync_commands(config, 42, handler=handler) == 3
-        assert [c["name"] for c in emu.commands["42"]] == ["http", "lang", "Explain HTTP status"]
+        assert await sync_commands(config, 42, handler=handler) == 4
+        assert [c["name"] for c in emu.commands["42"]] == ["http", "http-logs", "lang", "Explain HTTP status"]
         # The application id is asked for when the configuration does not give it.
         assert ("GET", "/oauth2/applications/@me") in emu.requests
         configured = DiscordConfig(
@@ -113,8 +114,8 @@ async def test_sync_commands_registers_in_a_guild_or_globally() -> None:
             api_base_url=emu.api_base_url,
             application_id=int(emu.application_id),
         )
-        assert await sync_commands(configured, None, handler=handler) == 3
-        assert len(emu.commands[None]) == 3
+        assert await sync_commands(configured, None, handler=handler) == 4
+        assert len(emu.commands[None]) == 4
         assert emu.problems == []
 
 
@@ -153,7 +154,7 @@ async def test_answers_are_cached_by_text_language_and_privacy_but_random_is_not
     responder = Responder(service)
     payloads = DiscordEmulator()
 
-    async def prepare(options: dict[str, object], **kwargs: str) -> Prepared:
+    async def prepare(options: dict[str, object], **kwargs: Any) -> Prepared:
         return await responder.prepare(Invocation.from_payload(payloads.slash("http", options, **kwargs)))
 
     first = await prepare({"query": "404"})
@@ -194,6 +195,6 @@ async def test_python_m_bot_sync_commands_registers_through_the_emulator(
         )  # fmt: skip
         out, err = await asyncio.wait_for(process.communicate(), 60)
         assert process.returncode == 0, err.decode()
-        assert "registered 3 command(s) in guild 42" in out.decode()
-        assert [c["name"] for c in emu.commands["42"]] == ["http", "lang", "Explain HTTP status"]
+        assert "registered 4 command(s) in guild 42" in out.decode()
+        assert [c["name"] for c in emu.commands["42"]] == ["http", "http-logs", "lang", "Explain HTTP status"]
         assert emu.token not in out.decode() + err.decode()

@@ -98,7 +98,12 @@ async def test_start_logs_in_connects_and_registers_commands_in_the_dev_guild(
     assert bot.connected()
     assert ("GET", "/users/@me") in emulator.requests
     assert len(emulator.identifies) == 1
-    assert [c["name"] for c in emulator.commands[str(GUILD)]] == ["http", "lang", "Explain HTTP status"]
+    assert [c["name"] for c in emulator.commands[str(GUILD)]] == [
+        "http",
+        "http-logs",
+        "lang",
+        "Explain HTTP status",
+    ]
     assert None not in emulator.commands
 
 

@@ -3,8 +3,16 @@
 It speaks just enough of API v10 for a bot that answers interactions:
 
 * REST: ``GET /users/@me`` (401 on a wrong token), ``GET /oauth2/applications/@me``,
-  ``GET /gateway`` and ``/gateway/bot``, bulk ``PUT`` of global and guild commands, and
-  ``POST /interactions/{id}/{token}/callback`` (answered like Discord with ``with_response``).
+  ``GET /gateway`` and ``/gateway/bot``, bulk ``PUT`` of global and guild commands,
+  ``POST /interactions/{id}/{token}/callback`` (answered like Discord with ``with_response``), and
+  the interaction webhook: ``PATCH /webhooks/{application}/{token}/messages/@original`` and
+  ``POST /webhooks/{application}/{token}`` (follow-ups), for tokens of interactions it issued and,
+  like Discord, with a 404 until the interaction was acknowledged.
+* Files: callbacks and webhook messages may be ``multipart/form-data`` with a ``payload_json``
+  part and ``files[n]`` parts, checked as Discord checks them (at most 10, each within the
+  interaction's ``attachment_size_limit``, declared ``attachments`` and ``attachment://`` images
+  naming uploaded files). Attachments users posted (:meth:`DiscordEmulator.attachment`) are
+  served from a CDN route on the same port, with faults (404, delays) on request.
 * Gateway: HELLO (op 10), IDENTIFY (op 2) → READY with ``session_id`` and ``resume_gateway_url``,
   heartbeats (op 1 → op 11), RESUME (op 6) replaying the events missed since the client's last
   sequence number and then RESUMED, and INTERACTION_CREATE dispatches. Several shards may connect.
@@ -29,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "specs" / "discord-openapi.json"
 
@@ -51,6 +59,10 @@ EMBED_KEYS = frozenset(
     | {"video", "provider", "author", "fields", "flags"}
 )
 ALLOWED_FLAGS = (1 << 2) | (1 << 6) | (1 << 12)  # suppress embeds, ephemeral, suppress notifications
+EPHEMERAL = 1 << 6
+FILES_MAX = 10
+# What a bot may upload per file when the interaction does not say (Discord's default since 2024).
+DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024
 
 _snowflakes = itertools.count(1_300_000_000_000_000_000)
 
@@ -144,6 +156,54 @@ def choices_problems(data: Mapping[str, Any]) -> list[str]:
         value = choice.get("value")
         if isinstance(value, str) and len(value) > 100:
             problems.append(f"choices[{i}].value is too long")
+    return problems
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file part of a multipart request."""
+
+    field: str
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def file_problems(
+    data: Mapping[str, Any], uploads: Sequence[Upload], limit: int = DEFAULT_ATTACHMENT_LIMIT
+) -> list[str]:
+    """What Discord refuses in the files of a message: parts not named ``files[n]``, more than
+    ten, empty or over the size limit, ``attachments`` entries or ``attachment://`` images that
+    name no uploaded file."""
+    problems: list[str] = []
+    if len(uploads) > FILES_MAX:
+        problems.append(f"{len(uploads)} files (max {FILES_MAX})")
+    by_index: dict[str, Upload] = {}
+    for upload in uploads:
+        match = re.fullmatch(r"files\[(\d+)\]", upload.field)
+        if match is None:
+            problems.append(f"file part {upload.field!r} is not named files[n]")
+            continue
+        by_index[match.group(1)] = upload
+        if not upload.filename:
+            problems.append(f"{upload.field} has no filename")
+        if not upload.data:
+            problems.append(f"{upload.field} is empty")
+        if len(upload.data) > limit:
+            problems.append(f"{upload.field} is {len(upload.data)} bytes (max {limit})")
+    names = {u.filename for u in uploads}
+    for entry in data.get("attachments") or ():
+        index = str(entry.get("id"))
+        found = by_index.get(index)
+        if found is None:
+            problems.append(f"attachments: id {index} names no uploaded file")
+        elif entry.get("filename") not in (None, found.filename):
+            problems.append(f"attachments: id {index} is {found.filename!r}, not {entry.get('filename')!r}")
+    for i, embed in enumerate(data.get("embeds") or ()):
+        for key in ("image", "thumbnail"):
+            url = str((embed.get(key) or {}).get("url") or "")
+            if url.startswith("attachment://") and url.removeprefix("attachment://") not in names:
+                problems.append(f"embeds[{i}].{key} names {url}, which was not uploaded")
     return problems
 
 
@@ -340,6 +400,15 @@ class SpecValidator:
         schema = self.request_schema("/interactions/{interaction_id}/{interaction_token}/callback", "post")
         return self.errors(body, schema)
 
+    def webhook_errors(self, body: Any, original: bool) -> list[str]:
+        """Problems in a webhook message: an edit of the original, or a follow-up."""
+        if original:
+            return self.errors(
+                body,
+                self.request_schema("/webhooks/{webhook_id}/{webhook_token}/messages/@original", "patch"),
+            )
+        return self.errors(body, self.request_schema("/webhooks/{webhook_id}/{webhook_token}", "post"))
+
     def commands_errors(self, body: Any) -> list[str]:
         """Problems in a bulk command registration."""
         return self.errors(body, self.request_schema("/applications/{application_id}/commands", "put"))
@@ -366,6 +435,32 @@ class Callback:
     interaction_id: str
     token: str
     body: dict[str, Any]
+    files: list[Upload] = field(default_factory=list)
+
+
+@dataclass
+class WebhookMessage:
+    """A message sent through an interaction's webhook: the edited original or a follow-up."""
+
+    token: str
+    original: bool
+    body: dict[str, Any]
+    files: list[Upload]
+    ephemeral: bool
+    message: dict[str, Any] = field(default_factory=dict)
+
+    def file(self, name: str) -> bytes | None:
+        """The bytes of the uploaded file called ``name``."""
+        return next((u.data for u in self.files if u.filename == name), None)
+
+
+@dataclass
+class Issued:
+    """An interaction the emulator created: what its webhook may do."""
+
+    payload: dict[str, Any]
+    acknowledged: bool = False
+    ephemeral: bool = False
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -440,6 +535,15 @@ class DiscordEmulator:
         self.resumes: list[dict[str, Any]] = []
         self.sessions: dict[str, Session] = {}
         self.keep_callbacks = True
+        self.webhook_messages: list[WebhookMessage] = []
+        self.early_webhooks = 0
+        self.issued: dict[str, Issued] = {}
+        self.attachments: dict[str, bytes] = {}
+        self.downloads: list[str] = []
+        # Faults of the CDN route: "404" or "ok" per request, consumed in order; and a delay.
+        self.cdn_script: list[str] = []
+        self.cdn_delay = 0.0
+        self._webhook_waiters: dict[str, list[asyncio.Future[WebhookMessage]]] = {}
         self._by_shard: dict[int, Session] = {}
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -451,9 +555,11 @@ class DiscordEmulator:
 
     async def start(self) -> None:
         """Listen on an ephemeral port of 127.0.0.1."""
-        app = web.Application(client_max_size=8 * 1024 * 1024)
+        # Room for ten files of 10 MiB and a little more, to see a breach rather than a 413.
+        app = web.Application(client_max_size=128 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
+        app.router.add_get("/attachments/{channel}/{attachment}/{filename}", self._cdn)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -497,6 +603,9 @@ class DiscordEmulator:
         parts = path.strip("/").split("/")
         if parts[0] == "interactions" and len(parts) == 4 and parts[3] == "callback":
             return await self._callback(request, parts[1], parts[2])
+        if parts[0] == "webhooks" and len(parts) >= 3:
+            # Interaction webhooks are authorised by their token alone.
+            return await self._webhook(request, parts)
         if not self._authorised(request):
             return _json({"message": "401: Unauthorized", "code": 0}, 401)
         match request.method, parts:
@@ -546,10 +655,19 @@ class DiscordEmulator:
         return _json(registered)
 
     async def _callback(self, request: web.Request, interaction_id: str, token: str) -> web.Response:
-        body = await request.json()
+        body, uploads = await self._body(request)
         problems = self.callback_problems(body)
+        if uploads:
+            data = body.get("data") or {}
+            problems += file_problems(data, uploads, self._attachment_limit(token))
+        issued = self.issued.get(token)
+        if issued is not None and not problems:
+            if issued.acknowledged:
+                problems.append("interaction has already been acknowledged")
+            issued.acknowledged = True
+            issued.ephemeral = bool(int((body.get("data") or {}).get("flags") or 0) & EPHEMERAL)
         if self.keep_callbacks:
-            self.callbacks.append(Callback(interaction_id, token, body))
+            self.callbacks.append(Callback(interaction_id, token, body, uploads))
         waiter = self._waiters.pop(interaction_id, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(body)
@@ -587,6 +705,133 @@ class DiscordEmulator:
         if self.validator is not None:
             problems += self.validator.callback_errors(body)
         return problems
+
+    @staticmethod
+    async def _body(request: web.Request) -> tuple[dict[str, Any], list[Upload]]:
+        """A JSON body, or a multipart one: ``payload_json`` and its ``files[n]`` parts."""
+        if request.content_type != "multipart/form-data":
+            return await request.json(), []
+        body: dict[str, Any] = {}
+        uploads: list[Upload] = []
+        reader = await request.multipart()
+        async for part in reader:
+            if not isinstance(part, BodyPartReader):
+                continue
+            name = part.name or ""
+            content = await part.read()
+            if part.filename is not None:
+                content_type = part.headers.get("Content-Type", "application/octet-stream")
+                uploads.append(Upload(name, part.filename, content_type, bytes(content)))
+            elif name == "payload_json":
+                body = json.loads(content)
+        return body, uploads
+
+    def _attachment_limit(self, token: str) -> int:
+        issued = self.issued.get(token)
+        limit = issued.payload.get("attachment_size_limit") if issued else None
+        return int(limit) if isinstance(limit, int) else DEFAULT_ATTACHMENT_LIMIT
+
+    def acknowledge(self, payload: Mapping[str, Any], response: Mapping[str, Any]) -> None:
+        """Record that the bot answered ``payload`` with ``response`` (what Discord learns from an
+        interactions endpoint's HTTP response, which tests receive in its place)."""
+        issued = self.issued.get(str(payload.get("token")))
+        if issued is None:
+            return
+        if issued.acknowledged:
+            self.problems.append("interaction acknowledged twice")
+        issued.acknowledged = True
+        issued.ephemeral = bool(int((response.get("data") or {}).get("flags") or 0) & EPHEMERAL)
+
+    async def _webhook(self, request: web.Request, parts: list[str]) -> web.Response:
+        application, token = parts[1], parts[2]
+        original = parts[3:] == ["messages", "@original"]
+        if application != self.application_id or token not in self.issued:
+            return _json({"message": "Unknown Webhook", "code": 10015}, 404)
+        if not (original and request.method == "PATCH") and not (
+            len(parts) == 3 and request.method == "POST"
+        ):
+            return _json({"message": "405: Method Not Allowed", "code": 0}, 405)
+        issued = self.issued[token]
+        body, uploads = await self._body(request)
+        if not issued.acknowledged:
+            # Discord has no message to edit (or follow) until the interaction is answered. Not
+            # a breach in itself (an endpoint's deferral may still be on its way), but counted.
+            self.early_webhooks += 1
+            return _json({"message": "Unknown Webhook", "code": 10015}, 404)
+        problems: list[str] = []
+        if self.check_payloads:
+            problems += message_problems(body)
+            flags = int(body.get("flags") or 0)
+            if original and flags & EPHEMERAL:
+                problems.append("an edit cannot make a message ephemeral")
+        problems += file_problems(body, uploads, self._attachment_limit(token))
+        if self.validator is not None:
+            problems += self.validator.webhook_errors(body, original)
+        if problems:
+            self.problems += problems
+            return _invalid(problems)
+        ephemeral = issued.ephemeral if original else bool(int(body.get("flags") or 0) & EPHEMERAL)
+        # Uploaded files become attachments served by the CDN, as on Discord.
+        attachments = [self.attachment(u.data, u.filename, content_type=u.content_type) for u in uploads]
+        message = {
+            "id": snowflake(),
+            "channel_id": issued.payload.get("channel_id"),
+            "type": 20,
+            "content": body.get("content") or "",
+            "embeds": body.get("embeds") or [],
+            "attachments": attachments,
+            "flags": EPHEMERAL if ephemeral else 0,
+        }
+        sent = WebhookMessage(token, original, body, uploads, ephemeral, message)
+        self.webhook_messages.append(sent)
+        for waiter in self._webhook_waiters.pop(token, []):
+            if not waiter.done():
+                waiter.set_result(sent)
+        return _json(message)
+
+    async def webhook_message(self, payload: Mapping[str, Any], within: float = 15.0) -> WebhookMessage:
+        """The first message the bot sends through ``payload``'s webhook (waiting for it)."""
+        token = str(payload["token"])
+        for sent in self.webhook_messages:
+            if sent.token == token:
+                return sent
+        future: asyncio.Future[WebhookMessage] = asyncio.get_running_loop().create_future()
+        self._webhook_waiters.setdefault(token, []).append(future)
+        return await asyncio.wait_for(future, within)
+
+    # ---- the CDN ---------------------------------------------------------------------------
+
+    def attachment(
+        self,
+        data: bytes,
+        filename: str = "access.log",
+        *,
+        content_type: str = "text/plain",
+        size: int | None = None,
+    ) -> dict[str, Any]:
+        """A file a user attached, served by the CDN route; ``size`` overrides what is announced."""
+        attachment_id = snowflake()
+        self.attachments[attachment_id] = data
+        url = f"http://127.0.0.1:{self.port}/attachments/900000000000000002/{attachment_id}/{filename}"
+        return {
+            "id": attachment_id,
+            "filename": filename,
+            "size": len(data) if size is None else size,
+            "url": url,
+            "proxy_url": url,
+            "content_type": content_type,
+        }
+
+    async def _cdn(self, request: web.Request) -> web.StreamResponse:
+        attachment = request.match_info["attachment"]
+        self.downloads.append(attachment)
+        if self.cdn_delay:
+            await asyncio.sleep(self.cdn_delay)
+        action = self.cdn_script.pop(0) if self.cdn_script else "ok"
+        data = self.attachments.get(attachment)
+        if action == "404" or data is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=data, content_type="application/octet-stream")
 
     # ---- gateway ---------------------------------------------------------------------------
 
@@ -778,15 +1023,27 @@ class DiscordEmulator:
             payload["context"] = 1
         if message is not None:
             payload["message"] = message
+        self.issued[payload["token"]] = Issued(payload)
         return payload
 
-    def slash(self, name: str, options: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
-        """A chat-input command interaction (type 2)."""
+    def slash(
+        self,
+        name: str,
+        options: dict[str, Any] | None = None,
+        *,
+        attachments: dict[str, dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """A chat-input command interaction (type 2); ``attachments`` fill attachment options
+        (type 11: the option holds the id, ``resolved.attachments`` the attachment)."""
         opts = [
             {"name": k, "type": 5 if isinstance(v, bool) else 3, "value": v}
             for k, v in (options or {}).items()
         ]
-        data = {"id": snowflake(), "name": name, "type": 1, "options": opts}
+        data: dict[str, Any] = {"id": snowflake(), "name": name, "type": 1, "options": opts}
+        if attachments:
+            opts += [{"name": k, "type": 11, "value": a["id"]} for k, a in attachments.items()]
+            data["resolved"] = {"attachments": {a["id"]: a for a in attachments.values()}}
         return self.interaction(2, data, **kwargs)
 
     def autocomplete(
@@ -798,11 +1055,15 @@ class DiscordEmulator:
         data = {"id": snowflake(), "name": name, "type": 1, "options": opts}
         return self.interaction(4, data, **kwargs)
 
-    def message_command(self, name: str, content: str, **kwargs: Any) -> dict[str, Any]:
-        """A message context-menu command (type 2, command type 3) on a message with ``content``."""
+    def message_command(
+        self, name: str, content: str, *, attachments: Sequence[dict[str, Any]] = (), **kwargs: Any
+    ) -> dict[str, Any]:
+        """A message context-menu command (type 2, command type 3) on a message with ``content``
+        (and ``attachments``, see :meth:`attachment`)."""
         target = snowflake()
         author = {"id": "700000000000000009", "username": "logger", "discriminator": "0", "avatar": None}
         message = _message_object(target, kwargs, author, content, message_type=0, flags=0)
+        message["attachments"] = list(attachments)
         data = {
             "id": snowflake(),
             "name": name,
@@ -812,9 +1073,19 @@ class DiscordEmulator:
         }
         return self.interaction(2, data, **kwargs)
 
-    def button(self, custom_id: str, **kwargs: Any) -> dict[str, Any]:
-        """A button click (type 3) on an ephemeral message of ours."""
+    def button(
+        self,
+        custom_id: str,
+        *,
+        embeds: Sequence[dict[str, Any]] = (),
+        attachments: Sequence[dict[str, Any]] = (),
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """A button click (type 3) on an ephemeral message of ours (showing ``embeds`` and
+        ``attachments``, as Discord includes them)."""
         message = _message_object(snowflake(), kwargs, self.bot_user, "", message_type=20, flags=64)
         message["components"] = []
+        message["embeds"] = list(embeds)
+        message["attachments"] = list(attachments)
         data = {"custom_id": custom_id, "component_type": 2}
         return self.interaction(3, data, message=message, **kwargs)

@@ -9,11 +9,17 @@ JSON-encoded) or one JSON body (what the adapter sends). The emulator
   registered with ``setWebhook`` (with its ``X-Telegram-Bot-Api-Secret-Token``);
 * answers ``getMe``, ``sendMessage``, ``answerInlineQuery``, ``setMyCommands``,
   ``getChatMember``, ``setWebhook``/``deleteWebhook``/``getWebhookInfo``;
+* holds files users sent (:meth:`TelegramEmulator.document`), answers ``getFile`` (400 for files
+  over the 20 MB a bot may download) and serves ``/file/bot<token>/<file_path>``;
+* takes uploads as Telegram does, ``multipart/form-data`` (``sendPhoto``, ``sendDocument``),
+  checking each file against the method's limits (photo size, dimensions and ratio; caption
+  length after entity parsing);
 * parses ``parse_mode=HTML`` like Telegram (a strict subset; bad markup is a 400) and enforces
   Telegram's limits, recording every breach in :attr:`TelegramEmulator.violations`
   (``validate=False``, for the benchmark, keeps only the checks that shape its answers);
 * checks every payload against ``../shared/specs/telegram-bot-api.json`` when that file exists
-  (unknown fields, missing required fields, wrong nested objects);
+  (unknown fields, missing required fields, wrong nested objects; an uploaded file stands for an
+  ``InputFile``);
 * injects faults on chosen methods: 429 with ``retry_after`` (and checks that the client waited),
   502, connections reset before the request is processed, or after it was (a lost response).
 
@@ -48,6 +54,12 @@ DEFAULT_TOKEN = "123456789:AAHemulatorTokenForTestsOnly-0123456789"
 BOT_ID = 123456789
 BOT_USERNAME = "HttpStatusTestBot"
 TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+# What a bot may download through getFile, and upload as a photo or a document (Bot API docs;
+# "MB" there is read as MiB, the larger reading).
+DOWNLOAD_LIMIT = 20 * 1024 * 1024
+PHOTO_LIMIT = 10 * 1024 * 1024
+DOCUMENT_LIMIT = 50 * 1024 * 1024
 INLINE_RESULTS_LIMIT = 50
 BYTES_64 = 64
 ADMIN_RIGHTS = (
@@ -88,6 +100,7 @@ JSON_FIELDS = frozenset(
         "scope",
         "allowed_updates",
         "suggested_post_parameters",
+        "caption_entities",
     }
 )
 INT_FIELDS = frozenset(
@@ -284,6 +297,10 @@ class SpecChecker:
         return attempts[0] if attempts else []
 
     def _check_one(self, where: str, kind: str, value: Any) -> list[str]:
+        if kind == "InputFile":
+            return [] if isinstance(value, Upload) else [f"{where}: expected an uploaded file"]
+        if isinstance(value, Upload):
+            return [f"{where}: a file was uploaded where {kind} was expected"]
         if kind.startswith("Array of "):
             if not isinstance(value, list):
                 return [f"{where}: expected {kind}"]
@@ -372,6 +389,55 @@ def check_text(text: Any, parse_mode: Any, where: str) -> tuple[list[str], str, 
     return problems, visible, entities
 
 
+def check_caption(caption: Any, parse_mode: Any, where: str) -> tuple[list[str], str, list[dict[str, Any]]]:
+    """Problems of a media caption (0-1024 characters after entity parsing), its visible text
+    and entities."""
+    if caption is None:
+        return [], "", []
+    problems, visible, entities = check_text(caption, parse_mode, where)
+    problems = [p for p in problems if "text is empty" not in p and "after entity parsing" not in p]
+    length = utf16_len(visible.strip())
+    if length > CAPTION_LIMIT:
+        problems.append(f"{where}: caption is {length} characters after entity parsing (max {CAPTION_LIMIT})")
+    return problems, visible, entities
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height of a PNG or JPEG, read from its header; ``None`` for anything else."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+        width, height = struct.unpack(">II", data[16:24])
+        return int(width), int(height)
+    if data[:2] == b"\xff\xd8":
+        index = 2
+        while index + 9 < len(data):
+            if data[index] != 0xFF:
+                return None
+            marker = data[index + 1]
+            length = int.from_bytes(data[index + 2 : index + 4], "big")
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                height, width = struct.unpack(">HH", data[index + 5 : index + 9])
+                return int(width), int(height)
+            index += 2 + length
+    return None
+
+
+def photo_problems(upload: Upload, where: str) -> list[str]:
+    """What Telegram refuses in an uploaded photo: over 10 MB, not an image, width + height over
+    10000, or a side more than 20 times the other."""
+    problems: list[str] = []
+    if len(upload.data) > PHOTO_LIMIT:
+        problems.append(f"{where}: photo is {len(upload.data)} bytes (max {PHOTO_LIMIT})")
+    size = image_size(upload.data)
+    if size is None:
+        return [*problems, f"{where}: photo is neither PNG nor JPEG"]
+    width, height = size
+    if width + height > 10_000:
+        problems.append(f"{where}: photo is {width}x{height} (width + height must not exceed 10000)")
+    if min(width, height) == 0 or max(width, height) / min(width, height) > 20:
+        problems.append(f"{where}: photo is {width}x{height} (ratio must be at most 20)")
+    return problems
+
+
 # ---- state ------------------------------------------------------------------------------
 
 
@@ -380,7 +446,8 @@ class Faults:
     """Faults injected into one method's calls.
 
     ``script`` is consumed first, one action per call (``"ok"``, ``"reset"``, ``"reset_after"``,
-    ``"502"``, ``"429"``); then each call draws from the probabilities with a seeded generator.
+    ``"502"``, ``"429"``, and for file downloads ``"404"``); then each call draws from the
+    probabilities with a seeded generator.
     ``"reset"`` drops the connection before the request is processed (nothing happened);
     ``"reset_after"`` processes it and then drops the connection (the response is lost).
     """
@@ -426,6 +493,27 @@ class Faults:
         return action
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file part of a multipart request."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class StoredFile:
+    """A file a user sent, as Telegram keeps it for ``getFile`` and downloads."""
+
+    file_id: str
+    unique_id: str
+    data: bytes
+    path: str
+    announced: bool = True
+    downloads: int = 0
+
+
 @dataclass
 class Call:
     """One request the bot made."""
@@ -447,6 +535,8 @@ class Sent:
     entities: list[dict[str, Any]]
     params: dict[str, Any]
     at: float
+    method: str = "sendMessage"
+    upload: Upload | None = None
 
     @property
     def reply_to(self) -> int | None:
@@ -529,6 +619,8 @@ class TelegramEmulator:
         self._update_ids = itertools.count(1)
         self._inline_ids = itertools.count(1)
         self._message_ids: dict[int, itertools.count[int]] = {}
+        self.files: dict[str, StoredFile] = {}
+        self._file_ids = itertools.count(1)
         self._chats: dict[int, dict[str, Any]] = {}
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._arrived = asyncio.Event()
@@ -546,8 +638,10 @@ class TelegramEmulator:
 
     async def start(self, port: int = 0) -> None:
         """Listen on 127.0.0.1 (a free port unless one is given)."""
-        app = web.Application(client_max_size=8 << 20)
+        # Uploads go up to the 50 MB of sendDocument, and a little over to see a breach.
+        app = web.Application(client_max_size=64 << 20)
         app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
@@ -633,6 +727,9 @@ class TelegramEmulator:
         form = await request.post() if request.can_read_body else {}
         params: dict[str, Any] = {}
         for key, value in dict(form).items():
+            if isinstance(value, web.FileField):
+                params[key] = Upload(value.filename, value.content_type, value.file.read())
+                continue
             if not isinstance(value, str):
                 continue
             if key in JSON_FIELDS:
@@ -823,6 +920,142 @@ class TelegramEmulator:
         self._touch()
         return _ok(True)
 
+    async def _m_getFile(self, params: dict[str, Any]) -> web.Response:
+        stored = self.files.get(str(params.get("file_id", "")))
+        if stored is None:
+            return _error(400, "Bad Request: invalid file_id")
+        if len(stored.data) > DOWNLOAD_LIMIT:
+            if stored.announced:
+                # The size was in the message: a bot should not have asked.
+                self.violations.append(f"getFile: {stored.file_id} was announced as {len(stored.data)} bytes")
+            return _error(400, "Bad Request: file is too big")
+        return _ok(
+            {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.unique_id,
+                "file_size": len(stored.data),
+                "file_path": stored.path,
+            }
+        )
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        """``GET /file/bot<token>/<file_path>``, as Telegram serves what getFile prepared."""
+        token = request.match_info["token"]
+        path = request.match_info["path"]
+        call = Call("file", {"path": path}, time.monotonic())
+        if self.record_calls:
+            self.calls.append(call)
+        if token != self.token:
+            call.outcome = "401"
+            return _error(401, "Unauthorized")
+        faults = self.faults.get("file")
+        action = faults.next() if faults else "ok"
+        if faults and faults.delay:
+            await asyncio.sleep(faults.delay)
+        if action == "reset":
+            call.outcome = action
+            return self._reset(request)
+        if action == "502":
+            call.outcome = action
+            return _error(502, "Bad Gateway")
+        if action == "404":  # the link expired, or the file is gone
+            call.outcome = action
+            return _error(404, "Not Found")
+        stored = next((f for f in self.files.values() if f.path == path), None)
+        if stored is None:
+            call.outcome = "404"
+            return _error(404, "Not Found")
+        stored.downloads += 1
+        return web.Response(body=stored.data, content_type="application/octet-stream")
+
+    async def _m_sendPhoto(self, params: dict[str, Any]) -> web.Response:
+        return await self._send_file("sendPhoto", "photo", params)
+
+    async def _m_sendDocument(self, params: dict[str, Any]) -> web.Response:
+        return await self._send_file("sendDocument", "document", params)
+
+    async def _send_file(self, method: str, field_name: str, params: dict[str, Any]) -> web.Response:
+        chat = self._chat_of(params.get("chat_id"))
+        if chat is None:
+            return _error(400, "Bad Request: chat not found")
+        upload = params.get(field_name)
+        if not isinstance(upload, Upload):
+            # A file_id or URL would be fetched by Telegram; this bot always uploads.
+            self.violations.append(f"{method}: {field_name} is not an uploaded file")
+            return _error(400, f"Bad Request: there is no {field_name} in the request")
+        problems, visible, entities = check_caption(params.get("caption"), params.get("parse_mode"), method)
+        if any("can't parse" in p for p in problems):
+            self.violations.extend(problems)
+            return _error(400, f"Bad Request: {problems[0].split(': ', 1)[1]}")
+        if method == "sendPhoto":
+            problems += photo_problems(upload, method)
+        elif len(upload.data) > DOCUMENT_LIMIT:
+            problems.append(f"{method}: document is {len(upload.data)} bytes (max {DOCUMENT_LIMIT})")
+        if not upload.data:
+            problems.append(f"{method}: the file is empty")
+        if "reply_markup" in params and self.validate:
+            problems += check_keyboard(params["reply_markup"], method)
+        self.violations.extend(problems)
+        if problems:
+            return _error(400, f"Bad Request: {problems[0].split(': ', 1)[1]}")
+        chat_id = chat["id"]
+        message_id = next(self._message_ids.setdefault(chat_id, itertools.count(1)))
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": chat,
+            "from": self.bot_user,
+        }
+        file_id = f"sent-{message_id}-{chat_id}"
+        if method == "sendPhoto":
+            width, height = image_size(upload.data) or (0, 0)
+            message["photo"] = [
+                {
+                    "file_id": file_id,
+                    "file_unique_id": file_id,
+                    "width": width,
+                    "height": height,
+                    "file_size": len(upload.data),
+                }
+            ]
+        else:
+            message["document"] = {
+                "file_id": file_id,
+                "file_unique_id": file_id,
+                "file_name": upload.filename,
+                "file_size": len(upload.data),
+            }
+        if visible:
+            message["caption"] = visible
+        if entities:
+            message["caption_entities"] = entities
+        reply_to = params.get("reply_parameters")
+        if isinstance(reply_to, dict):
+            original = self._messages.get((chat_id, reply_to.get("message_id", 0)))
+            if original is not None:
+                message["reply_to_message"] = original
+            elif not reply_to.get("allow_sending_without_reply"):
+                return _error(400, "Bad Request: message to be replied not found")
+        if "message_thread_id" in params:
+            message["message_thread_id"] = params["message_thread_id"]
+            message["is_topic_message"] = True
+        caption = params.get("caption")
+        self.sent.append(
+            Sent(
+                message_id,
+                chat_id,
+                str(caption) if caption is not None else "",
+                visible,
+                entities,
+                params,
+                time.monotonic(),
+                method=method,
+                upload=upload,
+            )
+        )
+        self._touch()
+        return _ok(message)
+
     async def _m_getChatMember(self, params: dict[str, Any]) -> web.Response:
         chat_id, user_id = params.get("chat_id"), params.get("user_id")
         user = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
@@ -869,10 +1102,39 @@ class TelegramEmulator:
         self._arrived = asyncio.Event()
         return update
 
+    def document(
+        self,
+        data: bytes,
+        file_name: str | None = "access.log",
+        *,
+        mime_type: str | None = "text/plain",
+        announce_size: bool = True,
+    ) -> dict[str, Any]:
+        """A file a user sends (a ``Document``), kept for getFile and downloads.
+
+        Without ``announce_size`` the document carries no ``file_size`` (it is optional in the
+        Bot API), so the bot learns the size only from getFile or the download.
+        """
+        number = next(self._file_ids)
+        file_id = f"BQACAgQAAx0document{number:04d}"
+        stored = StoredFile(
+            file_id, f"AgAD{number:04d}", data, f"documents/file_{number}.bin", announced=announce_size
+        )
+        self.files[file_id] = stored
+        document: dict[str, Any] = {"file_id": file_id, "file_unique_id": stored.unique_id}
+        if file_name is not None:
+            document["file_name"] = file_name
+        if mime_type is not None:
+            document["mime_type"] = mime_type
+        if announce_size:
+            document["file_size"] = len(data)
+        return document
+
     def message(
         self,
         text: str,
         *,
+        document: Mapping[str, Any] | None = None,
         user: Mapping[str, Any] | None = None,
         chat: Mapping[str, Any] | None = None,
         reply_to: Mapping[str, Any] | None = None,
@@ -884,7 +1146,8 @@ class TelegramEmulator:
     ) -> dict[str, Any]:
         """An update carrying a new message (queued for getUpdates unless ``queue`` is false).
 
-        A leading ``/command`` gets its ``bot_command`` entity, as Telegram adds it.
+        A leading ``/command`` gets its ``bot_command`` entity, as Telegram adds it. With a
+        ``document`` (see :meth:`document`) ``text`` is its caption ("" for none).
         """
         user = dict(user or self.user())
         chat = dict(chat or self.private_chat(user))
@@ -895,13 +1158,21 @@ class TelegramEmulator:
             "date": int(time.time()),
             "chat": chat,
             "from": user,
-            "text": text,
         }
+        text_key, entities_key = (
+            ("caption", "caption_entities") if document is not None else ("text", "entities")
+        )
+        if document is not None:
+            message["document"] = dict(document)
+        if text or document is None:
+            message[text_key] = text
         if sender_chat is not None:
             message["sender_chat"] = dict(sender_chat)
         command = re.match(r"/[A-Za-z0-9_]+(?:@[A-Za-z0-9_]+)?", text)
         if command:
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command.group())}]
+            message[entities_key] = [
+                {"type": "bot_command", "offset": 0, "length": utf16_len(command.group())}
+            ]
         if reply_to is not None:
             message["reply_to_message"] = dict(reply_to)
         if quote is not None:

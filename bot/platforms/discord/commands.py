@@ -1,4 +1,5 @@
-"""The Discord command set: ``/http``, ``/lang`` and the "Explain HTTP status" message command.
+"""The Discord command set: ``/http``, ``/http-logs``, ``/lang`` and the "Explain HTTP status"
+message command.
 
 :func:`command_payloads` builds it as ``PUT /applications/{id}/commands`` takes it, with localised
 descriptions for every language the catalogue speaks and Discord supports. Registering it is
@@ -32,6 +33,7 @@ CHAT_INPUT = 1
 MESSAGE_COMMAND = 3
 OPTION_STRING = 3
 OPTION_BOOLEAN = 5
+OPTION_ATTACHMENT = 11
 # Where commands may be used: guilds, DMs with the bot, group DMs; installed to guilds or users.
 CONTEXT_GUILD, CONTEXT_BOT_DM, CONTEXT_PRIVATE_CHANNEL = 0, 1, 2
 INSTALL_GUILD, INSTALL_USER = 0, 1
@@ -43,6 +45,8 @@ HTTP_COMMAND = "http"
 QUERY_OPTION = "query"
 PRIVATE_OPTION = "private"
 LANG_OPTION = "lang"
+LOGS_COMMAND = "http-logs"
+FILE_OPTION = "file"
 LANG_COMMAND = "lang"
 LANGUAGE_OPTION = "language"
 EXPLAIN_KEY = "cmd_explain_message"
@@ -114,6 +118,28 @@ def command_payloads(handler: Handler) -> list[dict[str, Any]]:
         ],
         **anywhere,
     }
+    logs = {
+        "type": CHAT_INPUT,
+        "name": LOGS_COMMAND,
+        **_described(handler, "cmd_http_logs"),
+        "options": [
+            {
+                "type": OPTION_ATTACHMENT,
+                "name": FILE_OPTION,
+                **_described(handler, "cmd_http_logs_file"),
+                "required": True,
+            },
+            # Private unless set to false: a log is often not for the whole channel to read.
+            {"type": OPTION_BOOLEAN, "name": PRIVATE_OPTION, **_described(handler, "cmd_http_private")},
+            {
+                "type": OPTION_STRING,
+                "name": LANG_OPTION,
+                **_described(handler, "cmd_http_lang"),
+                "choices": language_choices(handler),
+            },
+        ],
+        **anywhere,
+    }
     lang = {
         "type": CHAT_INPUT,
         "name": LANG_COMMAND,
@@ -139,4 +165,4 @@ def command_payloads(handler: Handler) -> list[dict[str, Any]]:
         "description": "",
         **anywhere,
     }
-    return [http, lang, explain]
+    return [http, logs, lang, explain]

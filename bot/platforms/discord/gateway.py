@@ -25,6 +25,7 @@ from discord.ext import commands
 
 from bot.platforms.base import AdapterStartError, redacted_values
 from bot.platforms.discord.config import NAME, DiscordConfig
+from bot.platforms.discord.logs import DiscordLogs
 from bot.platforms.discord.render import EPHEMERAL
 from bot.platforms.discord.responder import AUTOCOMPLETE_RESULT, Invocation, Responder
 from bot.platforms.discord.sync import (
@@ -117,6 +118,18 @@ class Endpoints:
             discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
 
 
+def message_of(interaction: discord.Interaction[Any]) -> dict[str, Any] | None:
+    """The message a component sits on, as the parts of its payload that are read back."""
+    message = interaction.message
+    if message is None:
+        return None
+    return {
+        "id": str(message.id),
+        "embeds": [embed.to_dict() for embed in message.embeds],
+        "attachments": [attachment.to_dict() for attachment in message.attachments],
+    }
+
+
 def invocation_from(interaction: discord.Interaction[Any]) -> Invocation:
     """The neutral view of a discord.py interaction (the same fields the HTTP payload gives)."""
     guild_locale = interaction.guild_locale
@@ -129,6 +142,10 @@ def invocation_from(interaction: discord.Interaction[Any]) -> Invocation:
         guild_locale=str(guild_locale) if guild_locale is not None else None,
         permissions=interaction.permissions.value,
         user_name=interaction.user.display_name if interaction.user else "",
+        interaction_id=str(interaction.id),
+        application_id=str(interaction.application_id),
+        token=interaction.token,
+        message=message_of(interaction) if interaction.type is discord.InteractionType.component else None,
     )
 
 
@@ -186,6 +203,7 @@ class DiscordGatewayAdapter:
         self._config = config
         self._service = service
         self._responder = Responder(service, cache_size=config.answer_cache_size)
+        self._logs = DiscordLogs(service, config)
         self._sync = sync_on_start(config) if sync_commands is None else sync_commands
         self._login_timeout = login_timeout
         self._ready_timeout = ready_timeout
@@ -299,7 +317,11 @@ class DiscordGatewayAdapter:
         self._log_guard.detach()
 
     async def stop(self) -> None:
-        """Close the gateway connection and the HTTP session; restore discord.py's endpoints."""
+        """Close the gateway connection and the HTTP session; restore discord.py's endpoints.
+
+        Log summaries in progress get a few seconds to be delivered first.
+        """
+        await self._logs.close()
         if self._bot is not None:
             await self._abandon(self._bot)
         self._ready.clear()
@@ -317,7 +339,19 @@ class DiscordGatewayAdapter:
         self._ready.set()
 
     async def _on_interaction(self, interaction: discord.Interaction[commands.Bot]) -> None:
-        prepared = await self._responder.prepare(invocation_from(interaction))
+        invocation = invocation_from(interaction)
+        request = self._logs.claim(invocation)
+        if request is not None:
+            # A log takes longer than the first answer may: "thinking…" now, the summary later.
+            try:
+                await interaction.response.defer(ephemeral=request.ephemeral, thinking=True)
+            except discord.HTTPException as exc:
+                self._service.metrics.error(NAME, "send")
+                log.warning("discord: could not defer interaction %s: %s", interaction.id, exc)
+                return
+            self._logs.start(request)
+            return
+        prepared = await self._responder.prepare(invocation)
         response = prepared.body
         try:
             if response["type"] == AUTOCOMPLETE_RESULT:

@@ -25,6 +25,7 @@ from nacl.signing import VerifyKey
 
 from bot.platforms.base import AdapterStartError
 from bot.platforms.discord.config import NAME, DiscordConfig
+from bot.platforms.discord.logs import DiscordLogs
 from bot.platforms.discord.responder import PING, PONG, Invocation, Responder
 from bot.service import Service
 
@@ -92,6 +93,7 @@ class DiscordInteractionsAdapter:
         self._service = service
         self._verifier = SignatureVerifier(config.public_key, clock=clock)
         self._responder = Responder(service, cache_size=config.answer_cache_size)
+        self._logs = DiscordLogs(service, config)
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
 
@@ -137,6 +139,15 @@ class DiscordInteractionsAdapter:
             invocation = Invocation.from_payload(payload)
         except (ValueError, TypeError, KeyError, AttributeError):
             return _json({"error": "malformed interaction"}, 400)
+        request_for_logs = self._logs.claim(invocation)
+        if request_for_logs is not None:
+            # "Thinking…" goes back in this response; the summary follows as an edit of it once
+            # the response is out (Discord must have it before the edit can find the message).
+            deferred = _json(request_for_logs.deferral)
+            await deferred.prepare(request)
+            await deferred.write_eof()
+            self._logs.start(request_for_logs)
+            return deferred
         prepared = await self._responder.prepare(invocation)
         return web.Response(body=prepared.json, content_type="application/json")
 
@@ -172,10 +183,12 @@ class DiscordInteractionsAdapter:
         return None
 
     async def stop(self) -> None:
-        """Stop listening; requests in flight are finished first."""
+        """Stop listening; requests in flight are finished first, then log summaries being
+        prepared get a few seconds to be delivered."""
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
+        await self._logs.close()
 
     def connected(self) -> bool:
         """Serving while the listening socket is open."""

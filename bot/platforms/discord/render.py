@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
+from bot.log_uploads import CHART_NAME, Block, Section, fit, report_sections
 from handlers import Handler, Item, Reply
 
 if TYPE_CHECKING:
     from bot.flows import LanguageChoice
+    from handlers.logs import LogReport, LogSummary
 
 # ---- Discord's limits ----------------------------------------------------------------------------
 CONTENT_MAX = 2000
@@ -353,3 +355,114 @@ def render_choices(items: Iterable[Item], rtl: bool = False) -> list[dict[str, s
         if len(choices) == CHOICES_MAX:
             break
     return choices
+
+
+# ---- log summaries -------------------------------------------------------------------------------
+
+LOG_SHARE_PREFIX = "sharelog"
+# Colours of the chart's classes, so that the embed's stripe matches the picture.
+COLOUR_5XX = 0xE74C3C
+COLOUR_4XX = 0xE67E22
+COLOUR_OK = 0x2ECC71
+
+
+def log_share_id(lang: str) -> str:
+    """The Share button of a private log summary: the language of the "Shared by" footer is all
+    it carries, the summary itself is read back from the message the button is on."""
+    return f"{LOG_SHARE_PREFIX}:{lang}"
+
+
+def parse_log_share(custom_id: str) -> str | None:
+    """The language a log summary's Share button carries, or ``None`` for any other button."""
+    prefix, _, lang = custom_id.partition(":")
+    return lang if prefix == LOG_SHARE_PREFIX and lang else None
+
+
+def _code_block(lines: Sequence[str]) -> str:
+    # A backtick in a path must not close the block: the look-alike modifier letter takes its place.
+    return "```\n" + "\n".join(line.replace("`", "ˋ") for line in lines) + "\n```"
+
+
+def _log_description(sections: Sequence[Section], rtl: bool) -> str:
+    """Sections as embed markdown: sentences escaped (headings bold), rows in code blocks."""
+    parts: list[str] = []
+    for index, section in enumerate(sections):
+        # A section's first line heads it, unless it is all there is (a note, the "…" line).
+        headed = index > 0 and sum(len(block.lines) for block in section) > 1
+        pieces: list[str] = []
+        for b, block in enumerate(section):
+            if block.kind != "text":
+                pieces.append(_code_block(block.lines))
+                continue
+            lines = [escape_markdown(line) for line in block.lines]
+            if headed and b == 0:
+                lines[0] = f"**{lines[0]}**"
+            pieces.append(_directed("\n".join(lines), rtl))
+        parts.append("\n".join(pieces))
+    return "\n\n".join(parts)
+
+
+def log_colour(summary: LogSummary | None) -> int:
+    """Red when the log holds server errors, orange for client errors only, else green."""
+    classes = summary.classes if summary is not None else {}
+    if classes.get("5xx"):
+        return COLOUR_5XX
+    return COLOUR_4XX if classes.get("4xx") else COLOUR_OK
+
+
+def render_log_message(
+    report: LogReport,
+    handler: Handler,
+    *,
+    chart: bool = False,
+    note: str | None = None,
+    ephemeral: bool = False,
+) -> dict[str, Any]:
+    """A log summary as one embed (tables in code blocks, the chart as its image), or a refusal as
+    one line. A private summary gets a Share button.
+
+    With ``chart`` the embed shows ``attachment://timeline.png`` and the message declares that
+    file: the caller uploads it as ``files[0]``.
+    """
+    if report.kind == "error":
+        return render_text(report.body, ephemeral=ephemeral, rtl=report.rtl)
+    title = _directed(escape_markdown(report.title), report.rtl)
+    sections = report_sections(report.body)
+    if note:
+        sections.append((Block("text", (note,)),))
+    limit = min(EMBED_DESCRIPTION_MAX, EMBED_TOTAL_MAX - len(title))
+
+    def size(candidate: Sequence[Section]) -> int:
+        return len(_log_description(candidate, report.rtl))
+
+    description = _log_description(fit(sections, size, limit, chart=chart), report.rtl)
+    embed: dict[str, Any] = {"title": title, "description": description, "color": log_colour(report.summary)}
+    message: dict[str, Any] = {"embeds": [fit_embed(embed)], "allowed_mentions": NO_MENTIONS}
+    if chart:
+        embed["image"] = {"url": f"attachment://{CHART_NAME}"}
+        message["attachments"] = [{"id": "0", "filename": CHART_NAME}]
+    if ephemeral:
+        share = {
+            "type": BUTTON,
+            "style": STYLE_SECONDARY,
+            "label": truncate(handler.ui(report.lang, "button_share"), BUTTON_LABEL_MAX),
+            "custom_id": log_share_id(report.lang),
+        }
+        message["components"] = _rows([share])
+        message["flags"] = EPHEMERAL
+    return message
+
+
+def shared_log_message(embed: dict[str, Any], footer: str, *, chart: bool) -> dict[str, Any]:
+    """The public copy of a private log summary: its embed as it was shown, "Shared by …" below."""
+    copy: dict[str, Any] = {
+        key: embed[key] for key in ("title", "description", "color") if embed.get(key) is not None
+    }
+    if footer:
+        copy["footer"] = {"text": footer}
+    if chart:
+        copy["image"] = {"url": f"attachment://{CHART_NAME}"}
+    message: dict[str, Any] = {"embeds": [fit_embed(copy)], "allowed_mentions": NO_MENTIONS}
+    if chart:
+        message["attachments"] = [{"id": "0", "filename": CHART_NAME}]
+    return message

@@ -69,6 +69,12 @@ class Invocation:
     guild_locale: str | None = None
     permissions: int = 0
     user_name: str = ""
+    # What a deferred answer needs to be sent later (the log flows), and the message a button
+    # sits on (a log summary's Share reads it back).
+    interaction_id: str = ""
+    application_id: str = ""
+    token: str = ""
+    message: Mapping[str, Any] | None = None
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Invocation:
@@ -86,6 +92,10 @@ class Invocation:
             guild_locale=payload.get("guild_locale"),
             permissions=int(member.get("permissions") or 0),
             user_name=str(member.get("nick") or user.get("global_name") or user.get("username") or ""),
+            interaction_id=str(payload.get("id") or ""),
+            application_id=str(payload.get("application_id") or ""),
+            token=str(payload.get("token") or ""),
+            message=payload.get("message"),
         )
 
     @property

@@ -124,6 +124,7 @@ class TelegramAdapter:
             ApplicationBuilder()
             .token(self.config.token)
             .base_url(self.config.api_base_url)
+            .base_file_url(self.config.file_base_url)
             # Room for answers and the background command-menu registration at the same time.
             .request(JsonRequest(lean=frozenset({"sendMessage"}), connection_pool_size=64))
             .get_updates_request(self._polling)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import ClassVar, Final, Literal
+from urllib.parse import urlsplit
 
 from bot.platforms.base import ConfigError, Listener, Secret, missing
 
@@ -34,6 +35,22 @@ class TelegramConfig:
     secret_token: str = ""
     poll_timeout: int = 30
     inline_cache_time: int = 300
+
+    @property
+    def file_base_url(self) -> str:
+        """Where files sent to the bot are downloaded from: the same server's ``/file/bot`` path.
+
+        Telegram serves files at ``https://api.telegram.org/file/bot<token>/<path>`` beside the
+        methods at ``/bot<token>/<method>``, and so does a self-hosted Bot API server, so the
+        file URL follows ``api_base_url`` (``{token}`` placeholders included).
+        """
+        parts = urlsplit(self.api_base_url)
+        root = f"{parts.scheme}://{parts.netloc}"
+        path = self.api_base_url[len(root) :]
+        at = path.rfind("/bot")
+        if at < 0:
+            return f"{root}/file/bot"
+        return f"{root}{path[:at]}/file{path[at:]}"
 
     def check(self) -> None:
         """What an enabled Telegram section needs: the token, and in webhook mode a URL and a secret."""

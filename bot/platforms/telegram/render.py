@@ -16,10 +16,13 @@ import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
+from bot.log_uploads import Block, Section, fit, report_sections
+from handlers.logs import LogReport
 from handlers.models import Reply
 from handlers.typography import labelled
 
 TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
 # Right-to-left mark: starts each line of an RTL reply so that a line opening with a code number
 # (``404 …``) is still laid out right to left. It is plain text between tags, so markup is untouched.
 RLM = "\u200f"
@@ -270,3 +273,70 @@ def render_text(text: str, *, rtl: bool = False) -> TelegramMessage:
         sections = [[_Line.of(("", _cut(text, TEXT_LIMIT - 1)))]]
     html_text, length = _join(sections, rtl)
     return TelegramMessage(html_text, length)
+
+
+# ---- log summaries ------------------------------------------------------------------------------
+
+
+def _log_block(block: Block, heading: bool, rtl: bool) -> tuple[str, str]:
+    """One block as (HTML, visible text): sentences as text, rows in a fixed-width ``<pre>``."""
+    if block.kind != "text":
+        visible = "\n".join(block.lines)
+        return f"<pre>{html.escape(visible, quote=False)}</pre>", visible
+    parts: list[str] = []
+    shown: list[str] = []
+    for index, text in enumerate(block.lines):
+        line = _Line.of(("b" if heading and index == 0 else "", text))
+        mark = RLM if rtl else ""
+        parts.append(mark + line.html)
+        shown.append(mark + line.text)
+    return "\n".join(parts), "\n".join(shown)
+
+
+def _log_html(title: str, sections: Sequence[Section], rtl: bool) -> tuple[str, str]:
+    """The summary as (HTML, visible text): a bold title, then sections split by blank lines."""
+    head = _Line.of(("b", title))
+    mark = RLM if rtl else ""
+    html_parts = [mark + head.html]
+    visible_parts = [mark + head.text]
+    for index, section in enumerate(sections):
+        # A section's first line heads it, unless it is all there is (a note, the "…" line).
+        headed = index > 0 and sum(len(block.lines) for block in section) > 1
+        rendered = [_log_block(block, headed and b == 0, rtl) for b, block in enumerate(section)]
+        html_parts.append("\n".join(h for h, _ in rendered))
+        visible_parts.append("\n".join(v for _, v in rendered))
+    # The title sits right above the first section; later sections are set apart by a blank line.
+    return (
+        html_parts[0] + "\n" + "\n\n".join(html_parts[1:]),
+        visible_parts[0] + "\n" + "\n\n".join(visible_parts[1:]),
+    )
+
+
+def render_log_report(
+    report: LogReport, *, note: str | None = None, chart: bool = False, limit: int = TEXT_LIMIT
+) -> TelegramMessage:
+    """A log summary as Telegram HTML within ``limit`` visible characters (a refusal as one line).
+
+    Tables and the text timeline go in ``<pre>`` blocks so that their columns line up; with a
+    ``chart`` sent beside the message the text timeline is the first thing left out when the
+    summary is too long. ``note`` (why there is no chart) ends the message.
+    """
+    if report.kind == "error":
+        return render_text(report.body, rtl=report.rtl)
+    sections = report_sections(report.body)
+    if note:
+        sections.append((Block("text", (note,)),))
+
+    def size(candidate: Sequence[Section]) -> int:
+        return utf16_len(_log_html(report.title, candidate, report.rtl)[1].strip())
+
+    fitted = fit(sections, size, limit, chart=chart)
+    html_text, visible = _log_html(report.title, fitted, report.rtl)
+    return TelegramMessage(html_text, utf16_len(visible))
+
+
+def render_caption(text: str, *, rtl: bool = False, limit: int = CAPTION_LIMIT) -> TelegramMessage:
+    """A photo caption: one escaped line within Telegram's 1024 characters."""
+    line = _Line.of(("", _cut(text.replace("\n", " "), limit - (1 if rtl else 0))))
+    mark = RLM if rtl else ""
+    return TelegramMessage(mark + line.html, line.length + len(mark))

@@ -15,6 +15,7 @@ from typing import Any, TypeAlias
 
 from telegram import (
     Chat,
+    Document,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
@@ -38,8 +39,10 @@ from telegram.ext import (
 
 from bot import flows
 from bot.answer_cache import Lru
+from bot.log_uploads import pasted_log
 from bot.platforms.telegram.config import NAME, TelegramConfig
 from bot.platforms.telegram.delivery import Delivery
+from bot.platforms.telegram.logs import TelegramLogs
 from bot.platforms.telegram.render import Button, TelegramMessage, render_html, render_text
 from bot.service import Service
 from handlers import Item, Reply, Request
@@ -66,6 +69,8 @@ ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWN
 GROUP_TYPES = frozenset({Chat.GROUP, Chat.SUPERGROUP})
 # Renders kept per kind: more than every code in every language, so in practice none is dropped.
 _CACHE_SIZE = 4096
+# A document whose caption is the /http command (to any bot: the callback checks the address).
+HTTP_CAPTION = re.compile(r"^/http(?:@(\w+))?(?:\s|$)", re.IGNORECASE)
 
 
 def _argument(text: str | None) -> str:
@@ -90,6 +95,14 @@ def _replied_text(message: Message) -> str | None:
     return target.text or target.caption or ""
 
 
+def _replied_document(message: Message) -> Document | None:
+    """The document ``message`` replies to, if it replies to one (a quote of its caption too)."""
+    target = message.reply_to_message
+    if target is None or target.forum_topic_created is not None:
+        return None
+    return target.document
+
+
 class UpdateHandlers:
     """The callbacks for one application's updates, and the caches of what they send."""
 
@@ -107,6 +120,7 @@ class UpdateHandlers:
         self.bot = bot
         self.inline_page_size = max(1, min(inline_page_size, INLINE_MAX_RESULTS))
         self._delivery = delivery
+        self.logs = TelegramLogs(service, delivery, bot, self._send, self.apologise)
         self._cards: Lru[tuple[int, str], TelegramMessage] = Lru(_CACHE_SIZE)
         self._payloads: Lru[tuple[tuple[Button, ...], ...], dict[str, Any]] = Lru(_CACHE_SIZE)
         self._articles: Lru[tuple[int, str], dict[str, Any]] = Lru(_CACHE_SIZE)
@@ -135,6 +149,13 @@ class UpdateHandlers:
             filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND & ~filters.VIA_BOT & message_only
         )
         app.add_handler(MessageHandler(private_text, guard(self.on_text)))
+        # A log file: with /http as its caption anywhere, or any file sent to the bot in private.
+        documents = (
+            filters.Document.ALL
+            & message_only
+            & (filters.ChatType.PRIVATE | filters.CaptionRegex(HTTP_CAPTION.pattern))
+        )
+        app.add_handler(MessageHandler(documents, guard(self.on_document)))
         app.add_handler(InlineQueryHandler(guard(self.on_inline)))
 
     async def apologise(self, update: Update) -> None:
@@ -252,7 +273,8 @@ class UpdateHandlers:
     # ---- commands -----------------------------------------------------------------------
 
     async def on_http(self, update: Update, context: Context) -> None:
-        """``/http <query>``; as a reply, explain every code in the replied message; else help."""
+        """``/http <query>``; as a reply, explain every code in the replied message, or summarise
+        the log file or pasted log lines it holds; else help."""
         message = update.effective_message
         assert message is not None
         langs = await self._langs(update, message.chat_id)
@@ -260,11 +282,29 @@ class UpdateHandlers:
         if query:
             await self._answer(update, message, Request(query, langs, NAME, "answer"))
             return
+        document = _replied_document(message)
+        if document is not None:
+            await self.logs.document(update, message, document, langs)
+            return
         replied = _replied_text(message)
         if replied is not None:
+            if pasted_log(replied):
+                await self.logs.pasted(update, message, replied, langs)
+                return
             await self._show(update, message, flows.explain(self.service, NAME, replied, langs))
             return
         await self._send(update, message, self._help(self.service.handler.language(langs)))
+
+    async def on_document(self, update: Update, context: Context) -> None:
+        """A document captioned ``/http`` (or sent in a private chat): summarise it as a log."""
+        message = update.effective_message
+        assert message is not None and message.document is not None
+        command = HTTP_CAPTION.match(message.caption or "")
+        addressee = command.group(1) if command else None
+        if addressee is not None and addressee.casefold() != self.username.casefold():
+            return  # /http@OtherBot: not for us
+        langs = await self._langs(update, message.chat_id)
+        await self.logs.document(update, message, message.document, langs)
 
     async def on_text(self, update: Update, context: Context) -> None:
         """A plain message in a private chat: a query."""
