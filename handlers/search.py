@@ -76,6 +76,8 @@ _PASSAGE_SHARE = 0.55
 _PASSAGE_MIN_IDF = 0.9
 CLASS_PREFIX = "class:"
 TOPIC_PREFIX = "topic:"
+# Languages also written in Latin letters in chats, besides their own script.
+_ROMANISED = ("hi",)
 _LATIN_LANGS = tuple(lang for lang, s in SCRIPTS.items() if s == "latin")
 
 
@@ -612,6 +614,14 @@ class SearchIndex:
             )
             if score > best_score:
                 best, best_score = lang, score
+        # Hindi is often typed in Latin letters ("token expire ho gaya"): its romanised fillers
+        # are in its stopwords, and a query made of more of them than of the best Latin
+        # language's is Hindi.
+        for lang in _ROMANISED:
+            if lang in self._languages:
+                fillers = sum(t in self._analyser(lang).lex.stopwords for t in tokens)
+                if fillers >= 2 and fillers > best_score:
+                    return lang
         return best
 
     def _slots(
