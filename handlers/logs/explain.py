@@ -5,6 +5,8 @@ holds no log line at all, from numbers that stand alone as codes.
 
 from __future__ import annotations
 
+import re
+
 from handlers.logs.messages import bare_codes, foreign_log, known_positions
 from handlers.logs.reader import LogReader
 
@@ -32,9 +34,36 @@ def codes_in_log_text(text: str, known: frozenset[int]) -> list[int]:
         for other in reader.unparsed_lines[seen:]:
             found.extend(known_positions(other))
     reader.close()
+    if not found:
+        found = write_out_codes(text)
     if not found and reader.parsed == 0 and not foreign_log(text):
         found = bare_codes(text, known)
     return list(dict.fromkeys(c for c in found if 100 <= c <= 599))
+
+
+_WRITE_OUT = re.compile(r"(?:-w|--write-out)\s+(['\"])(.*?)\1")
+
+
+def write_out_codes(text: str) -> list[int]:
+    """``curl -w '%{http_code} %{time_total}'`` and the lines it printed: the field the format
+    puts ``%{http_code}`` (or ``%{response_code}``) in, on each output line after the command.
+    """
+    lines = text.splitlines()
+    for number, line in enumerate(lines):
+        match = _WRITE_OUT.search(line)
+        if match is None:
+            continue
+        fields = match.group(2).replace("\\n", " ").split()
+        where = next((i for i, f in enumerate(fields) if "{http_code}" in f or "{response_code}" in f), None)
+        if where is None:
+            return []
+        codes: list[int] = []
+        for output in lines[number + 1 :]:
+            parts = output.split()
+            if len(parts) > where and parts[where].isdigit() and len(parts[where]) == 3:
+                codes.append(int(parts[where]))
+        return codes
+    return []
 
 
 def looks_like_log(text: str, free_text: bool = False) -> bool:

@@ -44,9 +44,14 @@ KNOWN_POSITIONS = (
     re.compile(r"\bHTTP[ _-](?:status[ _-])?([1-5]\d\d)\b(?![.:/-]\d)"),
     re.compile(
         r"\b(?:status(?:[ _-]?code)?|http[ _-]?(?:status|code)|response[ _-]?(?:code|status))\"?\s*[=:]\s*\"?"
-        r"([1-5]\d\d)\b",
+        # not a process's exit status ("status=203/EXEC" from systemd)
+        r"([1-5]\d\d)\b(?!/)",
         re.IGNORECASE,
     ),
+    # OkHttp's Response.toString(): "Response{protocol=h2, code=401, message=, url=...}"
+    re.compile(r"\bResponse\{[^}]*?\bcode=([1-5]\d\d)\b"),
+    # ASP.NET Core: "Request finished HTTP/1.1 GET http://host/path - 200 503 application/json"
+    re.compile(r"\bRequest finished (?:in \S+ )?HTTP/\d(?:\.\d)? [A-Z]+ \S+ - ([1-5]\d\d)\b"),
     re.compile(
         r"\b(?:status(?: code)?|error|erreur|fehler|returned|returns|got|getting|answered|responded with)"
         r"\s+([1-5]\d\d)\b(?![.:/-]\d)",
@@ -71,7 +76,7 @@ _PHRASES = {status.value: status.phrase.casefold() for status in HTTPStatus}
 
 # Chat messages ("first 404 then 503", "we get 502s"): a bare number counts, unless it is part of
 # an address, a date, a time, a version or a quantity.
-_BARE = re.compile(r"(?<![\w.:/,+-])([1-5]\d\d)(s?)(?![\w.:/]\w|[.,:]\d|-\d|%|\w)")
+_BARE = re.compile(r"(?<![\w.:/,+=-])([1-5]\d\d)(s?)(?![\w.:/]\w|[.,:]\d|-\d|%|\w)")
 _UNITS = frozenset(
     [
         "ms",
@@ -155,6 +160,10 @@ _UNITS = frozenset(
         "events",
         "jobs",
         "tasks",
+        "packages",
+        "dependencies",
+        "modules",
+        "changes",
     ]
 )
 _BEFORE = frozenset(
@@ -235,7 +244,13 @@ def known_positions(text: str) -> list[int]:
 # a kernel message): its numbers are pids, counts and ids, never bare status codes.
 _FOREIGN_LOG = re.compile(
     r"^\s*(?:"
-    r"\d{4}[-/]\d{2}[-/]\d{2}[ T]\d{2}:\d{2}"  # 2025-10-10 13:56 / 2025/10/10T13:56
+    r"\[?\d{4}[-/]\d{2}[-/]\d{2}[ T]\d{2}:\d{2}"  # 2025-10-10 13:56, [2025-10-10T13:56 (gunicorn, JVM)
+    r"|\d+:[A-Z] \d{1,2} [A-Z][a-z]{2} \d{4}"  # Redis: 1:M 14 Mar 2024
+    r"|(?:level|lvl|ts|time)=\S"  # logfmt
+    r"|(?:info|warn|fail|crit|dbug|trce): [A-Z]\w+"  # ASP.NET Core console: "info: Microsoft..."
+    r"|Traceback \(most recent call last\)|File \"[^\"]+\", line \d+"  # Python tracebacks
+    r"|panic: |goroutine \d+ \["  # Go panics
+    r"|\$ "  # a shell prompt: the command's own output follows
     r"|[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2}"  # syslog: Oct 10 13:56:02
     r"|\[?\d{1,2}/[A-Z][a-z]{2}/\d{4}"  # 10/Oct/2025
     r"|\[[A-Z][a-z]{2} [A-Z][a-z]{2} +\d"  # Apache: [Fri Oct 10
