@@ -207,6 +207,11 @@ class Handler:
         parsed = parse(stripped)
         if parsed.kind in ("class", "pattern"):
             return self._items(self._members(parsed.prefix), lang, limit)
+        compared = self.answer(Request(stripped, (lang,))) if self._may_compare(parsed) else None
+        if compared is not None and compared.kind == "compare":
+            # The comparison itself first, then each code's card.
+            row = Item(compared.codes[0], "+".join(map(str, compared.codes)), compared.title, "", stripped)
+            return [row, *self._items(compared.codes, lang, limit - 1)]
         if parsed.kind in ("code", "codes"):
             return self._items([c for c in parsed.codes if c in self._known], lang, limit)
         if parsed.kind != "words":
@@ -221,6 +226,15 @@ class Handler:
             else:
                 found.append(self.catalogue.by_id[hit.key].code)
         return self._items(self._dedupe_codes(found), lang, limit)
+
+    def _may_compare(self, parsed: Parsed) -> bool:
+        """Whether a query has the words of a comparison at all (a cheap test before asking)."""
+        from handlers.compare import asks_comparison, split
+
+        if parsed.kind not in ("codes", "words"):
+            return False
+        grammar = self._grammar()
+        return split(parsed.folded, grammar) is not None or asks_comparison(parsed.folded, grammar)
 
     def card(self, code: int, lang: str, query: str = "") -> Reply:
         """The full card for a catalogued code (every meaning it has)."""

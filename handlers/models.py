@@ -71,6 +71,9 @@ class Item:
     entry_id: str
     title: str
     summary: str
+    query: str = ""
+    """What choosing this row asks, when it is not its code alone: a comparison
+    (``401 vs 403``) is offered as one row that answers with the comparison."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,6 +144,17 @@ async def test_autocomplete_lists_codes_then_words_within_25_choices(
     assert 1 <= len(empty["data"]["choices"]) <= 25
 
 
+async def test_autocomplete_offers_a_comparison_as_one_choice(
+    emulator: DiscordEmulator, bot: DiscordGatewayAdapter
+) -> None:
+    callback = await emulator.interact(emulator.autocomplete("http", "query", "401 vs 403"))
+    choices = callback["data"]["choices"]
+    assert choices[0] == {"name": "401 Unauthorized vs 403 Forbidden", "value": "401 vs 403"}
+    assert [c["value"] for c in choices[1:3]] == ["401", "403"]
+    chosen = await emulator.interact(emulator.slash("http", {"query": choices[0]["value"]}))
+    assert embed_of(chosen)["title"] == "401 Unauthorized vs 403 Forbidden"
+
+
 async def test_a_private_reply_can_be_shared_to_the_channel(
     emulator: DiscordEmulator, bot: DiscordGatewayAdapter
 ) -> None:

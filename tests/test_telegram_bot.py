@@ -344,6 +344,17 @@ async def test_inline_empty_query_offers_popular_codes(
     assert search.results[0]["id"] == "404"
 
 
+async def test_inline_comparison_is_offered_first_then_each_card(
+    bot: TelegramAdapter, emulator: TelegramEmulator, handler: Handler
+) -> None:
+    query = emulator.inline_query("unauthorized vs forbidden")
+    await answered(emulator, query)
+    (answer,) = emulator.answers_to(query)
+    assert [r["id"] for r in answer.results[:3]] == ["401+403", "401", "403"]
+    comparison = answer.results[0]["input_message_content"]["message_text"]
+    assert comparison.startswith("<b>401 Unauthorized vs 403 Forbidden</b>")
+
+
 async def test_inline_query_without_suggestions_falls_back_to_the_answer(
     bot: TelegramAdapter, emulator: TelegramEmulator
 ) -> None:

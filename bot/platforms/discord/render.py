@@ -345,7 +345,8 @@ def render_choices(items: Iterable[Item], rtl: bool = False) -> list[dict[str, s
     choices: list[dict[str, str]] = []
     seen: set[str] = set()
     for item in items:
-        value = str(item.code)
+        # A comparison row answers its whole query; any other row, its code.
+        value = item.query or str(item.code)
         if value in seen:
             continue
         seen.add(value)

@@ -123,7 +123,7 @@ class UpdateHandlers:
         self.logs = TelegramLogs(service, delivery, bot, self._send, self.apologise)
         self._cards: Lru[tuple[int, str], TelegramMessage] = Lru(_CACHE_SIZE)
         self._payloads: Lru[tuple[tuple[Button, ...], ...], dict[str, Any]] = Lru(_CACHE_SIZE)
-        self._articles: Lru[tuple[int, str], dict[str, Any]] = Lru(_CACHE_SIZE)
+        self._articles: Lru[tuple[int | str, str], dict[str, Any]] = Lru(_CACHE_SIZE)
         # Results depend on the user's language only when there is more than one language;
         # otherwise Telegram may share its cache of an answer between users.
         self._personal = len(service.handler.languages) > 1
@@ -377,12 +377,19 @@ class UpdateHandlers:
         otherwise copy and re-serialise every result of every answer, which for a page of full
         cards costs about ten times what the rest of the update costs.
         """
-        key = (item.code, lang)
+        key = (item.query or item.code, lang)
         article = self._articles.get(key)
         if article is None:
-            rendered = self._render(self.service.handler.card(item.code, lang))
+            handler = self.service.handler
+            # A comparison row posts the comparison; any other row, its code's card.
+            reply = (
+                handler.answer(Request(item.query, (lang,), NAME))
+                if item.query
+                else handler.card(item.code, lang)
+            )
+            rendered = self._render(reply)
             article = InlineQueryResultArticle(
-                id=str(item.code),
+                id=item.entry_id if item.query else str(item.code),
                 title=item.title,
                 description=item.summary,
                 input_message_content=InputTextMessageContent(
