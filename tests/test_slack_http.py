@@ -207,7 +207,11 @@ async def test_a_forged_or_stale_signature_gets_401() -> None:
 
 async def test_url_verification_challenge_is_answered() -> None:
     async with running() as bot:
-        payload = {"token": "legacy", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"}
+        payload = {
+            "token": "legacy",
+            "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+            "type": "url_verification",
+        }
         status, text, _ = await bot.post("events_api", payload)
         assert status == 200
         assert payload["challenge"] in text
@@ -271,4 +275,3 @@ async def test_metrics_count_slack_answers() -> None:
         await bot.post("slash_commands", bot.emu.command("/http", "404"))
         metrics = bot.service.metrics.render().decode()
         assert 'http_status_bot_requests_total{kind="entry",platform="slack"} 2.0' in metrics
-

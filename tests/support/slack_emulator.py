@@ -131,7 +131,9 @@ def blocks_problems(message: Mapping[str, Any]) -> list[str]:
                 if button.get("type") != "button":
                     problems.append(f"{at}: only buttons are expected")
                     continue
-                problems += _text_problems(f"{at}.text", button.get("text"), LIMITS["button_text"], ("plain_text",))
+                problems += _text_problems(
+                    f"{at}.text", button.get("text"), LIMITS["button_text"], ("plain_text",)
+                )
                 action_id = button.get("action_id", "")
                 if not 1 <= len(action_id) <= LIMITS["action_id"]:
                     problems.append(f"{at}.action_id length outside 1..255")
@@ -350,7 +352,7 @@ class SlackEmulator:
             return {"ok": False, "error": "channel_not_found"}
         return {"ok": True, "channel": {"id": params["channel"], **channel}}
 
-    async def _m_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    async def _m_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         message = dict(params)
         for key in ("blocks",):
             if isinstance(message.get(key), str):
@@ -522,12 +524,19 @@ class SlackEmulator:
             "event_id": event_id or f"Ev{next(_ids):08d}",
             "event_time": int(time.time()),
             "authorizations": [
-                {"team_id": self.team, "user_id": self.bot_user, "is_bot": True, "is_enterprise_install": False}
+                {
+                    "team_id": self.team,
+                    "user_id": self.bot_user,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
             ],
             "is_ext_shared_channel": False,
         }
 
-    def mention(self, text: str, *, user: str = "UALICE", channel: str = "C0001", **extra: Any) -> dict[str, Any]:
+    def mention(
+        self, text: str, *, user: str = "UALICE", channel: str = "C0001", **extra: Any
+    ) -> dict[str, Any]:
         """``@bot TEXT`` in a channel."""
         ts = f"{time.time():.6f}"
         return self.event(
@@ -541,7 +550,9 @@ class SlackEmulator:
             }
         )
 
-    def direct(self, text: str, *, user: str = "UALICE", channel: str = "D0001", **extra: Any) -> dict[str, Any]:
+    def direct(
+        self, text: str, *, user: str = "UALICE", channel: str = "D0001", **extra: Any
+    ) -> dict[str, Any]:
         """A message to the bot in a direct message."""
         ts = f"{time.time():.6f}"
         return self.event(
@@ -565,7 +576,11 @@ class SlackEmulator:
             "token": "legacy-verification-token",
             "action_ts": f"{time.time():.6f}",
             "team": {"id": self.team, "domain": "emulated"},
-            "user": {"id": user, "name": self.users.get(user, {}).get("name", "someone"), "team_id": self.team},
+            "user": {
+                "id": user,
+                "name": self.users.get(user, {}).get("name", "someone"),
+                "team_id": self.team,
+            },
             "channel": {"id": channel, "name": self.channels.get(channel, {}).get("name", "directmessage")},
             "is_enterprise_install": False,
             "callback_id": "explain_http_status",

@@ -59,7 +59,9 @@ class Running:
     def url(self) -> str:
         return self.adapter.url
 
-    async def post(self, kind: str, payload: dict[str, Any], **options: Any) -> tuple[int, str, dict[str, str]]:
+    async def post(
+        self, kind: str, payload: dict[str, Any], **options: Any
+    ) -> tuple[int, str, dict[str, str]]:
         return await self.emu.post(self.url, kind, payload, **options)
 
 

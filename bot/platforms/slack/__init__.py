@@ -31,6 +31,9 @@ PLATFORM = Platform(
     name=NAME,
     section=SlackConfig,
     adapter=_adapter,
-    enable_hint=("with SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode)", 'or SLACK_SIGNING_SECRET (mode = "http")'),
+    enable_hint=(
+        "with SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode)",
+        'or SLACK_SIGNING_SECRET (mode = "http")',
+    ),
     notes=_notes,
 )

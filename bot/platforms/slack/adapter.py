@@ -27,7 +27,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
-from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -57,16 +57,19 @@ class _SocketModeHandler(AsyncSocketModeHandler):
     stops taking work, an envelope is left unacknowledged so that Slack delivers it again
     (to another connection of the app when there is one)."""
 
-    def __init__(self, adapter: SlackAdapter, app: AsyncApp, app_token: str, web_client: AsyncWebClient) -> None:
+    def __init__(
+        self, adapter: SlackAdapter, app: AsyncApp, app_token: str, web_client: AsyncWebClient
+    ) -> None:
         super().__init__(app, app_token=app_token, logger=app.logger, web_client=web_client)
         self._adapter = adapter
 
-    async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+    # Narrower than the base class's client type, exactly as Bolt's own handle() is.
+    async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         """Dispatch the envelope to Bolt, which acknowledges it with the listener's answer."""
         if not self._adapter.accepting:
             log.info("slack: stopping; envelope %s left for Slack to deliver again", req.envelope_id)
             return
-        await self._adapter.track(super().handle(client, req))  # type: ignore[arg-type]
+        await self._adapter.track(super().handle(client, req))
 
 
 class SlackAdapter:
@@ -277,7 +280,8 @@ class SlackAdapter:
             error = str(exc.response.get("error") or "")
             if error in REFUSED:
                 raise AdapterStartError(
-                    f"Slack rejected the app-level token ({error}); check [slack] app_token or SLACK_APP_TOKEN"
+                    f"Slack rejected the app-level token ({error});"
+                    " check [slack] app_token or SLACK_APP_TOKEN"
                 ) from None
             raise AdapterStartError(f"apps.connections.open failed: {self._redactor.redact(error)}") from None
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -289,7 +293,8 @@ class SlackAdapter:
         handler.client.wss_uri = opened["url"]
         try:
             # slack_sdk retries a failed connection forever; a start must fail instead.
-            await asyncio.wait_for(handler.connect_async(), CONNECT_TIMEOUT)
+            # (Bolt's handler methods carry no annotations.)
+            await asyncio.wait_for(handler.connect_async(), CONNECT_TIMEOUT)  # type: ignore[no-untyped-call]
         except TimeoutError:
             raise AdapterStartError(
                 f"cannot open the Socket Mode connection within {CONNECT_TIMEOUT:.0f} s"
@@ -324,7 +329,11 @@ class SlackAdapter:
                 return
             remaining = deadline - loop.time()
             if remaining <= 0:
-                log.warning("slack: %d replies still in flight after %.0f s; cancelled", len(pending), self.drain_timeout)
+                log.warning(
+                    "slack: %d replies still in flight after %.0f s; cancelled",
+                    len(pending),
+                    self.drain_timeout,
+                )
                 for task in pending:
                     task.cancel()
                 await asyncio.wait(pending, timeout=1.0)
@@ -338,7 +347,7 @@ class SlackAdapter:
         if self._socket is not None:
             socket, self._socket = self._socket, None
             with contextlib.suppress(Exception):
-                await socket.close_async()
+                await socket.close_async()  # type: ignore[no-untyped-call]
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()

@@ -97,7 +97,9 @@ class Listeners:
         self._spawn = spawn
         self._session = session
         self._retry_handlers = retry_handlers
-        self._answers: AnswerCache[tuple[object, ...], dict[str, Any]] = AnswerCache(service, NAME, cache_size)
+        self._answers: AnswerCache[tuple[object, ...], dict[str, Any]] = AnswerCache(
+            service, NAME, cache_size
+        )
         self._seen: OrderedDict[str, None] = OrderedDict()
 
     def register(self, app: AsyncApp) -> None:
@@ -277,7 +279,10 @@ class Listeners:
             mode: Mode = key.mode
             reply = self.service.answer(Request(key.text, (lang,), platform=NAME, mode=mode))
             name = str(user.get("name") or user.get("username") or "?")
-            message = {**render_message(reply, self.handler, mode=mode, shared_by=name), "response_type": "in_channel"}
+            message = {
+                **render_message(reply, self.handler, mode=mode, shared_by=name),
+                "response_type": "in_channel",
+            }
         except Exception:
             log.exception("slack: sharing failed")
             self.service.metrics.error(NAME, "respond")

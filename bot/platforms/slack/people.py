@@ -85,7 +85,9 @@ class Directory:
             record = response.get("user") or {}
             person = Person(
                 locale=record.get("locale") or None,
-                admin=bool(record.get("is_admin") or record.get("is_owner") or record.get("is_primary_owner")),
+                admin=bool(
+                    record.get("is_admin") or record.get("is_owner") or record.get("is_primary_owner")
+                ),
             )
             self._people.put(user, person, TTL)
         except (SlackApiError, TimeoutError, OSError) as exc:

@@ -216,7 +216,9 @@ def _buttons(reply: Reply, share: ShareKey | None, share_label: str) -> list[dic
     return buttons[:ACTIONS_ELEMENTS_MAX]
 
 
-def render_blocks(reply: Reply, handler: Handler, footer: str = "", share: ShareKey | None = None) -> list[dict[str, Any]]:
+def render_blocks(
+    reply: Reply, handler: Handler, footer: str = "", share: ShareKey | None = None
+) -> list[dict[str, Any]]:
     """The blocks that show ``reply``: header, text, fields, list, footer, buttons."""
     rtl = reply.rtl
     title = directed(reply.title.strip(), rtl) or "HTTP"
