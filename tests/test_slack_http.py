@@ -275,3 +275,16 @@ async def test_metrics_count_slack_answers() -> None:
         await bot.post("slash_commands", bot.emu.command("/http", "404"))
         metrics = bot.service.metrics.render().decode()
         assert 'http_status_bot_requests_total{kind="entry",platform="slack"} 2.0' in metrics
+
+
+async def test_a_query_with_the_word_payload_reaches_the_command() -> None:
+    # Bolt alone takes such a form for an interactivity payload and answers 404.
+    async with running() as bot:
+        status, text, _ = await bot.post("slash_commands", bot.emu.command("/http", "payload too large"))
+        assert status == 200
+        assert _header(_json(text)).startswith("413")
+        click = bot.emu.button(SHARE_ACTION, "en:a:payload too large")
+        status, _, _ = await bot.post("interactive", click)
+        assert status == 200
+        posted = await bot.emu.wait_for(lambda: bot.emu.responses)
+        assert _header(posted[0]).startswith("413")

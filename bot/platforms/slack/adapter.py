@@ -17,15 +17,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
@@ -50,6 +53,23 @@ MAX_BODY = 1 << 20
 CONNECT_TIMEOUT = 15.0
 # Errors of auth.test and apps.connections.open that mean "this token is not accepted".
 REFUSED = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"})
+
+
+def bolt_request_of(body: str, query: str, headers: Mapping[str, str]) -> AsyncBoltRequest:
+    """Bolt's request for an HTTP body, read right even when a form mentions "payload".
+
+    Bolt takes any form body containing the word ``payload`` for an interactivity payload, so
+    ``/http payload too large`` (asking about 413) reached no listener and was answered 404.
+    A form without a ``payload`` field is read here as the plain form it is; the raw body, which
+    the signature covers, is left as Slack sent it.
+    """
+    bolt = AsyncBoltRequest(body=body, query=query, headers=dict(headers))
+    if not bolt.body and "payload" in body and not body.lstrip().startswith("{"):
+        fields = dict(parse_qsl(body, keep_blank_values=True))
+        if fields and "payload" not in fields:
+            bolt.body = fields
+            bolt.context = build_async_context(AsyncBoltContext({}), fields)
+    return bolt
 
 
 class _SocketModeHandler(AsyncSocketModeHandler):
@@ -198,7 +218,7 @@ class SlackAdapter:
             # and hand slower work to tracked tasks: no polling for the acknowledgement.
             process_before_response=True,
             request_verification_enabled=self.config.mode == "http",
-            logger=logging.getLogger(BOLT_LOGGER),
+            logger=self._bolt_logger(),
         )
         # The client Bolt built (and copies for every request), pointed at our API, session and
         # retry handlers.
@@ -221,6 +241,18 @@ class SlackAdapter:
             await self._start_http(app)
         else:
             await self._start_socket(app, client)
+
+    @staticmethod
+    def _bolt_logger() -> logging.Logger:
+        """The logger Bolt and slack_sdk log to, its level fixed at the one in force now.
+
+        Bolt compares its logger's own level with DEBUG before building each debug line (one
+        per middleware and per listener for every request); a logger left at NOTSET passes that
+        test and pays for lines that are then dropped.
+        """
+        logger = logging.getLogger(BOLT_LOGGER)
+        logger.setLevel(logger.getEffectiveLevel())
+        return logger
 
     def _api_location(self) -> str:
         parts = urlsplit(self.config.web_api_url)
@@ -270,7 +302,8 @@ class SlackAdapter:
         if not self.accepting:
             # Stopping: Slack retries events and the next replica takes them.
             return web.Response(status=503, text="stopping")
-        response = await self.app.async_dispatch(await to_bolt_request(request))
+        bolt_request = bolt_request_of(await request.text(), request.query_string, request.headers)
+        response = await self.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
 
     async def _start_socket(self, app: AsyncApp, client: AsyncWebClient) -> None:

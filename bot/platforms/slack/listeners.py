@@ -17,6 +17,7 @@ Failures are logged and answered with the apology, never with silence or a trace
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections import OrderedDict
@@ -25,6 +26,7 @@ from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -54,6 +56,7 @@ EXPLAIN_SHORTCUT = "explain_http_status"
 PUBLIC_WORD = "public"
 # Event ids remembered, so that an event Slack delivers again (X-Slack-Retry-Num) is answered once.
 SEEN_EVENTS = 4096
+JSON_HEADERS = {"content-type": "application/json;charset=utf-8"}
 
 Spawn = Callable[[Coroutine[Any, Any, None], str], None]
 Payload = Mapping[str, Any]
@@ -129,18 +132,24 @@ class Listeners:
 
     # ---- /http ----------------------------------------------------------------------------------
 
-    async def http_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        """``/http QUERY [public]``: the card in the acknowledgement itself."""
+    async def http_command(self, ack: AsyncAck, body: dict[str, Any]) -> BoltResponse:
+        """``/http QUERY [public]``: the card in the acknowledgement itself.
+
+        The acknowledgement is the response Bolt returns to Slack; it is built here from JSON
+        kept in the answer cache (serialising a card costs more than everything else we do), and
+        set as what ``ack()`` would have set.
+        """
         try:
-            message = await self._http_message(body)
+            serialised = await self._http_answer(body)
         except Exception:
             log.exception("slack: answering /http failed")
             self.service.metrics.error(NAME, "respond")
-            message = {**await self._apology_for(body.get("user_id")), "response_type": "ephemeral"}
-        # A copy: Bolt rewrites the dict it is given, and cached messages are shared.
-        await ack(dict(message))
+            sorry = {**await self._apology_for(body.get("user_id")), "response_type": "ephemeral"}
+            serialised = json.dumps(sorry, ensure_ascii=False)
+        ack.response = BoltResponse(status=200, body=serialised, headers=JSON_HEADERS)
+        return ack.response
 
-    async def _http_message(self, body: Payload) -> dict[str, Any]:
+    async def _http_answer(self, body: Payload) -> str:
         query, public = split_public(plain(str(body.get("text") or "")))
         langs = await self._langs(body.get("team_id"), body.get("channel_id"), body.get("user_id"))
         key = ("http", query, self.handler.language(langs), public)
@@ -150,8 +159,9 @@ class Listeners:
         reply = self.service.answer(Request(query, langs, platform=NAME, mode="answer"))
         message = render_message(reply, self.handler, shareable=not public)
         message["response_type"] = "in_channel" if public else "ephemeral"
-        self._answers.put(key, query, reply.kind, message)
-        return message
+        serialised = json.dumps(message, ensure_ascii=False)
+        self._answers.put(key, query, reply.kind, serialised)
+        return serialised
 
     # ---- /http-lang -----------------------------------------------------------------------------
 
