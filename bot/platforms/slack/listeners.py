@@ -21,7 +21,7 @@ import json
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -56,7 +56,7 @@ EXPLAIN_SHORTCUT = "explain_http_status"
 PUBLIC_WORD = "public"
 # Event ids remembered, so that an event Slack delivers again (X-Slack-Retry-Num) is answered once.
 SEEN_EVENTS = 4096
-JSON_HEADERS = {"content-type": "application/json;charset=utf-8"}
+JSON_HEADERS: dict[str, str | Sequence[str]] = {"content-type": "application/json;charset=utf-8"}
 
 Spawn = Callable[[Coroutine[Any, Any, None], str], None]
 Payload = Mapping[str, Any]
@@ -100,9 +100,7 @@ class Listeners:
         self._spawn = spawn
         self._session = session
         self._retry_handlers = retry_handlers
-        self._answers: AnswerCache[tuple[object, ...], dict[str, Any]] = AnswerCache(
-            service, NAME, cache_size
-        )
+        self._answers: AnswerCache[tuple[object, ...], str] = AnswerCache(service, NAME, cache_size)
         self._seen: OrderedDict[str, None] = OrderedDict()
 
     def register(self, app: AsyncApp) -> None:
