@@ -4,6 +4,7 @@ replies through the emulated Web API and response URLs."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -288,3 +289,27 @@ async def test_a_query_with_the_word_payload_reaches_the_command() -> None:
         assert status == 200
         posted = await bot.emu.wait_for(lambda: bot.emu.responses)
         assert _header(posted[0]).startswith("413")
+
+
+async def test_stop_lets_replies_in_flight_finish() -> None:
+    async with running() as bot:
+        bot.emu.delays["chat.postMessage"] = 0.5
+        await bot.post("events_api", bot.emu.mention("404"))
+        await bot.emu.wait_for(lambda: bot.emu.called("chat.postMessage"))
+        await bot.adapter.stop()
+        assert len(bot.emu.posts) == 1
+
+
+async def test_no_secret_reaches_any_log_record_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    from support.slack_emulator import BOT_TOKEN, SIGNING_SECRET
+
+    caplog.set_level(logging.DEBUG)
+    async with running() as bot:
+        await bot.post("slash_commands", bot.emu.command("/http", "404"))
+        await bot.post("events_api", bot.emu.mention("503"))
+        await bot.emu.wait_for(lambda: bot.emu.posts)
+        await bot.post("slash_commands", bot.emu.command("/http", "404"), secret="forged")
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "chat.postMessage" in text
+    for secret in (BOT_TOKEN, SIGNING_SECRET):
+        assert secret not in text

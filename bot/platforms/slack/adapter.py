@@ -251,6 +251,8 @@ class SlackAdapter:
         test and pays for lines that are then dropped.
         """
         logger = logging.getLogger(BOLT_LOGGER)
+        # From its parents as they are now, not as an earlier adapter of this process left it.
+        logger.setLevel(logging.NOTSET)
         logger.setLevel(logger.getEffectiveLevel())
         return logger
 
