@@ -125,7 +125,7 @@ def registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def test_the_registry_lists_the_platforms_in_start_order() -> None:
-    assert [p.name for p in registry.platforms()] == ["telegram", "discord", "console", "fake"]
+    assert [p.name for p in registry.platforms()] == ["telegram", "discord", "slack", "console", "fake"]
     assert registry.get("fake") is FAKE
     with pytest.raises(KeyError):
         registry.get("nowhere")

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.platforms import console, discord, telegram
+from bot.platforms import console, discord, slack, telegram
 from bot.platforms.base import OperatorCommand, Platform
 
 PLATFORMS: tuple[Platform[Any], ...] = (
     telegram.PLATFORM,
     discord.PLATFORM,
+    slack.PLATFORM,
     console.PLATFORM,
 )
 
