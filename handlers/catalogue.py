@@ -155,6 +155,9 @@ class Catalogue:
     """Reply language → MDN locale (``pt`` → ``pt-BR``), from ``data/mdn_locales.json``."""
     mdn_pages: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     """MDN slug → the locales other than en-US in which MDN publishes that page."""
+    origin_concepts: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    """Origin of unofficial codes → the lexicon concepts that name it (``esri`` → ``gis``): a
+    vendor's own code answers a description that names the vendor, or leads by far."""
 
     def text(self, entry: Entry, lang: str) -> EntryText:
         """The entry's text in ``lang``, falling back to English."""
@@ -300,6 +303,9 @@ def load(data_dir: Path | None = None, languages: Iterable[str] | None = None) -
         codes=tuple(sorted(by_code)),
         mdn_locales=mdn_locales,
         mdn_pages=mdn_pages,
+        origin_concepts=MappingProxyType(
+            {str(k): tuple(str(c) for c in v) for k, v in facts.get("origin_concepts", {}).items()}
+        ),
     )
 
 

@@ -62,9 +62,10 @@ _GRAM_QUALITY = 0.85
 _WEAK = 0.35
 _UNSEEN_WORD = 2.0
 # Bumped when the index's structure changes in a way the source digest would not show.
-_CACHE_VERSION = 9
+_CACHE_VERSION = 10
 _CLASS_PRIOR = 1.05
 _TOPIC_PRIOR = 1.1
+_VENDOR_UNNAMED = 0.85
 _TOPIC_TITLES = {"topic:no_response": "no_response_title", "topic:redirect_loop": "topic_redirect_loop_title"}
 _STANDING_PRIOR = {"unofficial": 0.93, "deprecated": 0.9, "unused": 0.9, "obsolete": 0.9, "temporary": 0.92}
 _UNSEEN_GRAM = 0.6
@@ -543,6 +544,14 @@ class SearchIndex:
                 for lang, terms in by_term.items()
             },
             "phrases": {p: pack(d) for p, d in phrases.items() if p},
+            # Unofficial codes and the concepts that name their vendor.
+            "vendors": {
+                index_of[entry.id]: [
+                    CONCEPT_PREFIX + c for c in catalogue.origin_concepts.get(entry.origin, ())
+                ]
+                for entry in catalogue.entries
+                if entry.origin
+            },
             "surface": {w: tuple(t) for w, t in surface.items()},
         }
 
@@ -558,6 +567,7 @@ class SearchIndex:
         self._passage_totals = memoryview(state["passage_totals"]).cast("f")
         self._passage_postings: dict[str, dict[str, bytes]] = state["passage_postings"]
         self._phrases: dict[str, bytes] = state["phrases"]
+        self._vendors: dict[int, list[str]] = state["vendors"]
         self._phrase_list = sorted(self._phrases)
         self._surface: dict[str, tuple[str, ...]] = state["surface"]
         vocab = sorted(w for w in self._surface if script(w) != "cjk")
@@ -849,13 +859,21 @@ class SearchIndex:
             if best_passage.get(key, 0.0) < score:
                 best_passage[key] = score
         phrase_keys = dict(self._unpack(self._phrases.get(" ".join(primaries))))
+        named = {t for slot in slots for t in slot.forms if t.startswith(CONCEPT_PREFIX)}
+        vendors = self._vendors
         prior = self._prior
         scored: list[tuple[float, int]] = []
         for key, value in bag.items():
             combined = (1 - _PASSAGE_SHARE) * value + _PASSAGE_SHARE * best_passage.get(key, 0.0)
             if key in phrase_keys:
                 combined = max(combined, phrase_keys[key] * total)
-            scored.append((combined / total * prior[key], key))
+            score = combined / total * prior[key]
+            # A vendor's own code (ArcGIS 498, an ALB's 460) answers descriptions that name the
+            # vendor; "token expired" alone is about 401, not about ArcGIS.
+            vendor = vendors.get(key)
+            if vendor is not None and named.isdisjoint(vendor):
+                score *= _VENDOR_UNNAMED
+            scored.append((score, key))
         if prefix_last:
             self._phrase_prefix_bonus(folded, preferred, scored)
         count = len(slots)

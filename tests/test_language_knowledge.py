@@ -105,3 +105,11 @@ def test_situations_find_their_own_code(catalogue: Catalogue, lang: str) -> None
             total += 1
             found += code in handler.ranked(text, 3, lang=lang)
     assert found / total >= 0.98, (lang, found, total)
+
+
+def test_every_vendor_is_named_by_concepts_of_the_lexicon(catalogue: Catalogue) -> None:
+    origins = {entry.origin for entry in catalogue.entries if entry.origin}
+    assert origins <= set(catalogue.origin_concepts)
+    concepts = set(lexicon("en").concepts)
+    for origin, named in catalogue.origin_concepts.items():
+        assert set(named) <= concepts, origin
