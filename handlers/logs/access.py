@@ -38,7 +38,8 @@ ALB = re.compile(
 )
 ELB = re.compile(
     r"(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) \S+ \S+:\d+ \S+ \S+ \S+ \S+ "
-    rf"(?P<elb>\d{{3}}|-) (?P<target>\d{{3}}|-) (?:\d+|-) (?:\d+|-) {_q('request')}"
+    # a backend that never answered is logged as 0 (Classic) where ALB writes "-"
+    rf"(?P<elb>\d{{3}}|-) (?P<target>\d{{3}}|0|-) (?:\d+|-) (?:\d+|-) {_q('request')}"
 )
 
 # HAProxy "option httplog": client:port [accept date] frontend backend/server timers status ...
@@ -122,7 +123,8 @@ def alb(line: str) -> Record | None:
             return None
     elb = match["elb"]
     code = None if elb == "-" else int(elb)
-    return Record(fmt, code, None, request_path(match["request"]), minute_of(match["time"]), match["target"])
+    target = "-" if match["target"] == "0" else match["target"]
+    return Record(fmt, code, None, request_path(match["request"]), minute_of(match["time"]), target)
 
 
 def haproxy(line: str) -> Record | None:

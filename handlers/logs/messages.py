@@ -53,8 +53,19 @@ KNOWN_POSITIONS = (
     # ASP.NET Core: "Request finished HTTP/1.1 GET http://host/path - 200 503 application/json"
     re.compile(r"\bRequest finished (?:in \S+ )?HTTP/\d(?:\.\d)? [A-Z]+ \S+ - ([1-5]\d\d)\b"),
     re.compile(
-        r"\b(?:status(?: code)?|error|erreur|fehler|returned|returns|got|getting|answered|responded with)"
-        r"\s+([1-5]\d\d)\b(?![.:/-]\d)",
+        r"(?<!exit )\b(?:status(?: code)?|error|erreur|fehler|returned|returns|got|getting|answered"
+        r"|responded with)"
+        # not Spring Boot's "ERROR 500 --- [thread]" (the level, then the process id)
+        r"\s+([1-5]\d\d)\b(?![.:/-]\d)(?! ---)",
+        re.IGNORECASE,
+    ),
+    # .NET HttpClient logging: "Received HTTP response headers after 120.8ms - 200"
+    re.compile(r"\bReceived HTTP response headers? after [\d.]+ms - ([1-5]\d\d)\b"),
+    # gRPC clients: "unexpected HTTP status code received from server: 404 (Not Found)"
+    re.compile(r"\bHTTP status code received from server: ([1-5]\d\d)\b"),
+    # German and French clients: "antwortete mit Statuscode 503", "a répondu avec le code 503"
+    re.compile(
+        r"\b(?:Statuscode|Status-Code|code d'état|code de statut|código de estado) ([1-5]\d\d)\b",
         re.IGNORECASE,
     ),
     # HAProxy health checks: "Layer7 wrong status, code: 503".
@@ -213,6 +224,8 @@ _BEFORE = frozenset(
         "no",
         "number",
         "step",
+        "errno",
+        "expected",
     ]
 )
 

@@ -31,6 +31,9 @@ _FAMILY: Final = {
     **dict.fromkeys(("json", "caddy", "cloudflare", "gcp", "otel", "ecs", "har"), "json"),
 }
 MAX_DOCUMENT = 64 * 1024 * 1024  # a pretty-printed JSON document (a HAR file) is buffered whole
+# W3C extended log directives (#Software:, #Fields: ...); other lines starting with "#" (CI
+# annotations such as "##[error]") are ordinary lines.
+_W3C_DIRECTIVE = re.compile(r"\s*#(?:Software|Version|Date|Fields|Remark|Start-Date|End-Date):")
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
 _CURL_STATUS = re.compile(r"(?:< )?HTTP/(?:\d(?:\.\d)?) ([1-5]\d\d)\b")
 _CURL_REQUEST = re.compile(r"> ([A-Z]+) (\S+) HTTP/")
@@ -136,7 +139,7 @@ class LogReader:
 
     def _read(self, line: str) -> list[Record] | None:
         first = line.lstrip()[:1]
-        if first == "#" and self._iis:
+        if first == "#" and self._iis and _W3C_DIRECTIVE.match(line):
             return self._directive(line)
         if first in "{[" and self._json:
             found = self._json_line(line)
