@@ -75,6 +75,8 @@ _MAX_PHRASE_PREFIX = 64
 _PASSAGE_SHARE = 0.55
 # Below this inverse document frequency a term is too common to look for in single texts.
 _PASSAGE_MIN_IDF = 0.9
+# Decoded postings kept at once (each a small dict; cleared whole when full).
+_DECODED_MAX = 8192
 CLASS_PREFIX = "class:"
 TOPIC_PREFIX = "topic:"
 # Languages also written in Latin letters in chats, besides their own script.
@@ -577,6 +579,7 @@ class SearchIndex:
             by_length[(script(word), len(word))].append(word)
         self._by_length = dict(by_length)
         self._pools: dict[tuple[str, int], list[str]] = {}
+        self._decoded_cache: dict[str, dict[int, float]] = {}
 
     # ---- query analysis -------------------------------------------------------------------
 
@@ -814,13 +817,15 @@ class SearchIndex:
             scale = slot.weight / max(w for _, _, w in present)
             with_passages: list[tuple[bytes, float]] = []
             for term, quality, term_idf in present:
-                posting = postings[term]
                 value_unit = quality * term_idf * scale
-                half = len(posting) // 2
-                for key, field in zip(posting[:half], posting[half:], strict=True):
-                    value = value_unit * WEIGHTS[field]
-                    if best.get(key, 0.0) < value:
-                        best[key] = value
+                weights = self._decoded(term)
+                if not best:
+                    best = {key: value_unit * weight for key, weight in weights.items()}
+                else:
+                    for key, weight in weights.items():
+                        value = value_unit * weight
+                        if best.get(key, 0.0) < value:
+                            best[key] = value
                 if term_idf < _PASSAGE_MIN_IDF:
                     continue
                 for table in passage_tables:
@@ -884,6 +889,22 @@ class SearchIndex:
             Hit(names[key], score, key in fuzzy_keys, (sum(key in m for m in matches) or count) / count)
             for score, key in nlargest(limit, scored, key=itemgetter(0))
         ]
+
+    def _decoded(self, term: str) -> dict[int, float]:
+        """A term's posting as key number → field weight, kept for the terms queries use most.
+
+        Postings are packed bytes to keep the index small; the few hundred terms people's
+        queries keep hitting are worth holding decoded.
+        """
+        found = self._decoded_cache.get(term)
+        if found is None:
+            posting = self._postings[term]
+            half = len(posting) // 2
+            found = {key: WEIGHTS[field] for key, field in zip(posting[:half], posting[half:], strict=True)}
+            if len(self._decoded_cache) >= _DECODED_MAX:
+                self._decoded_cache.clear()
+            self._decoded_cache[term] = found
+        return found
 
     @staticmethod
     def _unpack(packed: bytes | None) -> list[tuple[int, float]]:
