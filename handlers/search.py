@@ -62,7 +62,7 @@ _GRAM_QUALITY = 0.85
 _WEAK = 0.35
 _UNSEEN_WORD = 2.0
 # Bumped when the index's structure changes in a way the source digest would not show.
-_CACHE_VERSION = 10
+_CACHE_VERSION = 11
 _CLASS_PRIOR = 1.05
 _TOPIC_PRIOR = 1.1
 _VENDOR_UNNAMED = 0.85
@@ -519,6 +519,10 @@ class SearchIndex:
                 _post(postings, group, *group_key)
 
         idf = _IdfTable(len(prior), {t: len(d) for t, d in postings.items()})
+        vocab = sorted(w for w in surface if script(w) != "cjk")
+        by_length: dict[tuple[str, int], list[str]] = defaultdict(list)
+        for word in vocab:
+            by_length[(script(word), len(word))].append(word)
         names = sorted(prior)
         if len(names) > 255:
             raise ValueError("the search index numbers its keys in one byte")
@@ -555,6 +559,10 @@ class SearchIndex:
                 if entry.origin
             },
             "surface": {w: tuple(t) for w, t in surface.items()},
+            "phrase_list": sorted(p for p in phrases if p),
+            # The vocabulary for prefixes, and by script and length for typos.
+            "vocab": vocab,
+            "by_length": dict(by_length),
         }
 
     def _adopt(self, state: dict[str, Any]) -> None:
@@ -570,14 +578,10 @@ class SearchIndex:
         self._passage_postings: dict[str, dict[str, bytes]] = state["passage_postings"]
         self._phrases: dict[str, bytes] = state["phrases"]
         self._vendors: dict[int, list[str]] = state["vendors"]
-        self._phrase_list = sorted(self._phrases)
+        self._phrase_list: list[str] = state["phrase_list"]
         self._surface: dict[str, tuple[str, ...]] = state["surface"]
-        vocab = sorted(w for w in self._surface if script(w) != "cjk")
-        self._vocab = vocab
-        by_length: dict[tuple[str, int], list[str]] = defaultdict(list)
-        for word in vocab:
-            by_length[(script(word), len(word))].append(word)
-        self._by_length = dict(by_length)
+        self._vocab: list[str] = state["vocab"]
+        self._by_length: dict[tuple[str, int], list[str]] = state["by_length"]
         self._pools: dict[tuple[str, int], list[str]] = {}
         self._decoded_cache: dict[str, dict[int, float]] = {}
 
