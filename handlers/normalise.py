@@ -36,7 +36,8 @@ def fold(text: str) -> str:
     # Arabic users rarely type vowel marks or the hamza forms of alef, Hindi users often leave
     # out the nukta: both sides are folded the same way, in the same table as Latin accents.
     folded = folded.translate(_SCRIPT)
-    return _LOOSE_MARKS.sub("", folded) if max(folded) >= "\u0300" else folded
+    # (a text of vowel marks alone folds to nothing)
+    return _LOOSE_MARKS.sub("", folded) if folded and max(folded) >= "\u0300" else folded
 
 
 def tokens(folded: str) -> list[str]:
