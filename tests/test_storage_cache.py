@@ -151,3 +151,21 @@ async def test_ttl_zero_reads_the_store_every_time() -> None:
     for _ in range(3):
         await cache.get("telegram:1")
     assert store.reads == 3
+
+
+async def test_a_busy_chat_is_renewed_in_the_background_before_it_expires() -> None:
+    store, clock = Store(), Clock()
+    await store.set("discord:1", "fr")
+    cache = _cache(store, clock, ttl=5.0)
+    assert await cache.get("discord:1") == "fr"
+    await store.set("discord:1", "de")  # through another replica
+    store.delay = 0.05
+    clock.now += 4.5  # in the last fifth of the entry's life
+    began = time.monotonic()
+    assert await cache.get("discord:1") == "fr"  # the cached value answers at once...
+    assert time.monotonic() - began < 0.01
+    await asyncio.sleep(0.1)  # ...while it is read again
+    assert store.reads == 2
+    clock.now += 4.0  # past the first expiry, within the renewed one
+    assert await cache.get("discord:1") == "de"
+    assert store.reads == 2

@@ -4,7 +4,8 @@ Every answer looks up its chat's language, so that read sits on the hot path of 
 
 * a hit costs a dict lookup; entries live ``ttl`` seconds (a preference changed through another
   replica shows here within that time), and a write through this process updates its own entry
-  at once;
+  at once. An entry read again in the last fifth of its life is refreshed in the background
+  while the cached value answers, so a busy chat never waits for its expiry;
 * a miss asks the store, but a reply never waits more than ``read_timeout`` for it: past that,
   or when the store fails, the last value known (even expired) or none is used, and the reply
   goes out in the client's or the default language. A read that was only slow still fills the
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 READ_TIMEOUT = 0.2
 WRITE_TIMEOUT = 1.5
 MAX_ENTRIES = 100_000
+# The share of an entry's life after which a read also refreshes it in the background.
+REFRESH_AFTER = 0.8
 
 
 class CachedPreferences:
@@ -51,8 +54,8 @@ class CachedPreferences:
         self.write_timeout = write_timeout
         self._max_entries = max_entries
         self._clock = clock
-        # chat -> (language or None, expiry on the clock)
-        self._entries: dict[str, tuple[str | None, float]] = {}
+        # chat -> (language or None, refresh from, expiry), times on the clock
+        self._entries: dict[str, tuple[str | None, float, float]] = {}
         self._reads: dict[str, asyncio.Future[str | None]] = {}
         # Writes are numbered so that a read started before a local write never overwrites it.
         self._writes = 0
@@ -61,17 +64,26 @@ class CachedPreferences:
     async def get(self, chat: str) -> str | None:
         """The chat's language as best known within ``read_timeout``; never raises."""
         entry = self._entries.get(chat)
-        if entry is not None and entry[1] > self._clock():
-            return entry[0]
-        read = self._reads.get(chat)
-        if read is None:
-            read = asyncio.ensure_future(self._load(chat, self._writes))
-            self._reads[chat] = read
-            read.add_done_callback(lambda done: self._settled(chat, done))
+        if entry is not None:
+            now = self._clock()
+            if now < entry[1]:
+                return entry[0]
+            if now < entry[2]:
+                # Still valid: answer with it, and renew it for the reads to come.
+                if chat not in self._reads:
+                    self._start_read(chat)
+                return entry[0]
+        read = self._reads.get(chat) or self._start_read(chat)
         done, _ = await asyncio.wait((read,), timeout=self.read_timeout)
         if done and not read.cancelled() and read.exception() is None:
             return read.result()
         return entry[0] if entry is not None else None
+
+    def _start_read(self, chat: str) -> asyncio.Future[str | None]:
+        read = asyncio.ensure_future(self._load(chat, self._writes))
+        self._reads[chat] = read
+        read.add_done_callback(lambda done: self._settled(chat, done))
+        return read
 
     def _settled(self, chat: str, read: asyncio.Future[str | None]) -> None:
         if self._reads.get(chat) is read:
@@ -96,12 +108,13 @@ class CachedPreferences:
         entries = self._entries
         if chat not in entries and len(entries) >= self._max_entries:
             now = self._clock()
-            for key in [key for key, (_, expiry) in entries.items() if expiry <= now]:
+            for key in [key for key, (_, _, expiry) in entries.items() if expiry <= now]:
                 del entries[key]
             if len(entries) >= self._max_entries:
                 # Still full of live entries: the oldest inserted goes.
                 del entries[next(iter(entries))]
-        entries[chat] = (lang, self._clock() + self.ttl)
+        now = self._clock()
+        entries[chat] = (lang, now + self.ttl * REFRESH_AFTER, now + self.ttl)
 
     async def set(self, chat: str, lang: str | None) -> None:
         """Save the chat's language; raises :class:`StorageError` when it cannot be saved now."""
