@@ -88,6 +88,19 @@ async def test_a_preference_is_set_replaced_and_cleared(
     assert await prefs.get("discord:2") == "de"
 
 
+async def test_postgresql_reads_many_chats_in_one_query(pg_url: str) -> None:
+    store = PostgresStore(pg_url)
+    await store.open()
+    await store.prefs.set_many([("discord:1", "fr"), ("discord:2", "de"), ("telegram:3", "ja")])
+    assert await store.prefs.get_many(["discord:1", "telegram:3", "discord:404"]) == {
+        "discord:1": "fr",
+        "telegram:3": "ja",
+    }
+    assert await store.prefs.get_many([]) == {}
+    assert await store.prefs.items() == [("discord:1", "fr"), ("discord:2", "de"), ("telegram:3", "ja")]
+    await store.close()
+
+
 async def test_preferences_are_shared_and_survive_a_restart(opener: Opener) -> None:
     first_prefs, _, close_first = await opener()
     second_prefs, _, close_second = await opener()

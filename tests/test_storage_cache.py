@@ -169,3 +169,29 @@ async def test_a_busy_chat_is_renewed_in_the_background_before_it_expires() -> N
     clock.now += 4.0  # past the first expiry, within the renewed one
     assert await cache.get("discord:1") == "de"
     assert store.reads == 2
+
+
+class BatchStore(Store):
+    """A store that can read many chats in one query, and counts its queries."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+
+    async def get_many(self, chats: list[str]) -> dict[str, str]:
+        self.batches.append(chats)
+        await asyncio.sleep(0.01)
+        return {chat: lang for chat in chats if (lang := await MemoryPreferences.get(self, chat))}
+
+
+async def test_the_misses_of_one_turn_of_the_loop_share_one_query() -> None:
+    store, clock = BatchStore(), Clock()
+    await store.set("discord:3", "fr")
+    cache = _cache(store, clock)
+    chats = [f"discord:{n}" for n in range(50)]
+    langs = await asyncio.gather(*(cache.get(chat) for chat in chats * 2))
+    assert langs[3] == langs[53] == "fr" and langs.count(None) == 98
+    assert [sorted(batch) for batch in store.batches] == [sorted(chats)]
+    assert store.reads == 0
+    assert await cache.get("discord:3") == "fr"  # cached now
+    assert len(store.batches) == 1

@@ -9,7 +9,9 @@ Every answer looks up its chat's language, so that read sits on the hot path of 
 * a miss asks the store, but a reply never waits more than ``read_timeout`` for it: past that,
   or when the store fails, the last value known (even expired) or none is used, and the reply
   goes out in the client's or the default language. A read that was only slow still fills the
-  cache when it completes. Concurrent misses on one chat share one read;
+  cache when it completes. Concurrent misses on one chat share one read, and the misses of
+  every request handled in one turn of the event loop share one query (``get_many``, when the
+  store has it);
 * a write goes to the store and raises :class:`StorageError` when it cannot be saved, so that
   ``/lang`` can say so rather than pretend.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from bot.storage.base import PreferenceStore, StorageError
 from bot.storage.health import StoreHealth
@@ -31,6 +33,8 @@ WRITE_TIMEOUT = 1.5
 MAX_ENTRIES = 100_000
 # The share of an entry's life after which a read also refreshes it in the background.
 REFRESH_AFTER = 0.8
+# The most chats read in one query.
+BATCH_MAX = 500
 
 
 class CachedPreferences:
@@ -57,6 +61,13 @@ class CachedPreferences:
         # chat -> (language or None, refresh from, expiry), times on the clock
         self._entries: dict[str, tuple[str | None, float, float]] = {}
         self._reads: dict[str, asyncio.Future[str | None]] = {}
+        # Reads waiting for the next batch: chat -> (its future, writes numbered before it).
+        self._queued: dict[str, tuple[asyncio.Future[str | None], int]] = {}
+        self._flush_scheduled = False
+        self._flushes: set[asyncio.Task[None]] = set()
+        self._get_many: Callable[[list[str]], Awaitable[dict[str, str]]] | None = getattr(
+            inner, "get_many", None
+        )
         # Writes are numbered so that a read started before a local write never overwrites it.
         self._writes = 0
         self._written: dict[str, int] = {}
@@ -80,9 +91,15 @@ class CachedPreferences:
         return entry[0] if entry is not None else None
 
     def _start_read(self, chat: str) -> asyncio.Future[str | None]:
-        read = asyncio.ensure_future(self._load(chat, self._writes))
+        read: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         self._reads[chat] = read
         read.add_done_callback(lambda done: self._settled(chat, done))
+        self._queued[chat] = (read, self._writes)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            flush = asyncio.ensure_future(self._flush())
+            self._flushes.add(flush)
+            flush.add_done_callback(self._flushes.discard)
         return read
 
     def _settled(self, chat: str, read: asyncio.Future[str | None]) -> None:
@@ -93,16 +110,39 @@ class CachedPreferences:
             # exception never retrieved (its failure was already counted).
             read.exception()
 
-    async def _load(self, chat: str, writes_before: int) -> str | None:
-        try:
-            lang = await self.inner.get(chat)
-        except Exception as exc:
-            self._health.failed("get", exc)
-            raise
-        self._health.succeeded()
-        if self._written.get(chat, -1) <= writes_before:
-            self._remember(chat, lang)
-        return lang
+    async def _flush(self) -> None:
+        """Read every chat queued since the last flush, in one query when the store can."""
+        # Runs one loop iteration after the first read was queued: the reads of every request
+        # handled in that iteration share the round trip.
+        queued, self._queued = self._queued, {}
+        self._flush_scheduled = False
+        chats = list(queued)
+        for start in range(0, len(chats), BATCH_MAX):
+            chunk = chats[start : start + BATCH_MAX]
+            try:
+                found = await self._read_many(chunk)
+            except Exception as exc:
+                error = exc if isinstance(exc, StorageError) else StorageError(f"get: {exc}")
+                self._health.failed("get", error)
+                for chat in chunk:
+                    read = queued[chat][0]
+                    if not read.done():
+                        read.set_exception(error)
+                continue
+            self._health.succeeded()
+            for chat in chunk:
+                read, writes_before = queued[chat]
+                lang = found.get(chat)
+                if self._written.get(chat, -1) <= writes_before:
+                    self._remember(chat, lang)
+                if not read.done():
+                    read.set_result(lang)
+
+    async def _read_many(self, chats: list[str]) -> dict[str, str]:
+        if self._get_many is not None:
+            return await self._get_many(chats)
+        langs = await asyncio.gather(*(self.inner.get(chat) for chat in chats))
+        return {chat: lang for chat, lang in zip(chats, langs, strict=True) if lang is not None}
 
     def _remember(self, chat: str, lang: str | None) -> None:
         entries = self._entries
@@ -133,9 +173,12 @@ class CachedPreferences:
 
     async def close(self) -> None:
         """Close the store underneath, after the reads still in flight."""
-        pending = list(self._reads.values())
-        if pending:
-            await asyncio.wait(pending, timeout=self.read_timeout)
-            for read in pending:
-                read.cancel()
+        flushes = list(self._flushes)
+        if flushes:
+            await asyncio.wait(flushes, timeout=self.read_timeout)
+            for flush in flushes:
+                flush.cancel()
+            await asyncio.gather(*flushes, return_exceptions=True)
+        for read in list(self._reads.values()):
+            read.cancel()
         await self.inner.close()

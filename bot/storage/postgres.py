@@ -199,6 +199,14 @@ class PostgresPreferences:
             )
         return lang
 
+    async def get_many(self, chats: list[str]) -> dict[str, str]:
+        """The languages of those of ``chats`` that have one, in one round trip."""
+        async with self._store.connection("get") as connection:
+            rows = await connection.fetch(
+                "SELECT chat, lang FROM chat_language WHERE chat = ANY($1::text[])", chats
+            )
+        return {str(row[0]): str(row[1]) for row in rows}
+
     async def set(self, chat: str, lang: str | None) -> None:
         """Set or clear the chat's language."""
         async with self._store.connection("set") as connection:
