@@ -18,7 +18,7 @@ from bot.metrics import Metrics
 from bot.ops import OpsServer, health
 from bot.runtime import serve
 from bot.service import Service
-from bot.storage import MemoryPreferences, StorageError
+from bot.storage import JournalEntry, MemoryPreferences, StorageError
 from bot.storage.factory import open_stores
 from bot.storage.health import StoreHealth
 from handlers import Handler, load
@@ -193,3 +193,23 @@ async def test_run_refuses_to_start_without_a_required_store(caplog: pytest.LogC
     assert await serve(config, _handler(), build=lambda *_: {}) == 1
     assert "cannot start: storage: PostgreSQL at postgresql://bot:***@127.0.0.1" in caplog.text
     assert "hunter2-secret" not in caplog.text
+
+
+async def test_journal_failures_are_counted_by_operation_and_raised_as_storage_errors() -> None:
+    from bot.storage import MemoryJournal
+    from bot.storage.health import MeteredJournal
+
+    class Down(MemoryJournal):
+        async def claim(self, source: str, owner: str, limit: int, lease: float) -> list[JournalEntry]:
+            raise OSError("connection refused")
+
+    metrics = Metrics()
+    store_health = StoreHealth("PostgreSQL", metrics)
+    journal = MeteredJournal(Down(), store_health)
+    await journal.record("telegram:1", 1, b"x")
+    with pytest.raises(StorageError, match="connection refused"):
+        await journal.claim("telegram:1", "me", 10, 30)
+    assert store_health.state() == "degraded"
+    assert b'http_status_bot_storage_errors_total{operation="claim"} 1.0' in metrics.render()
+    await journal.done("telegram:1", 1)
+    assert store_health.state() == "ok"

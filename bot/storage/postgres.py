@@ -55,6 +55,8 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     ),
 )
 LATEST = MIGRATIONS[-1][0]
+# Schema steps (and waiting for another replica's) may take longer than a query may.
+MIGRATION_TIMEOUT = 60.0
 
 # What a database that is down, restarting, refusing us or unreachable raises.
 FAILURES: tuple[type[Exception], ...] = (
@@ -77,18 +79,20 @@ def describe(exc: BaseException) -> str:
 
 async def migrate(connection: Any) -> list[int]:
     """Bring the schema to :data:`LATEST`; the versions applied (none when it was up to date)."""
+    timeout = MIGRATION_TIMEOUT
     applied: list[int] = []
     async with connection.transaction():
         # Held until commit: a replica arriving meanwhile waits, then finds nothing to do.
-        await connection.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK, timeout=timeout)
         await connection.execute(
             f"CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE} ("
-            " version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            " version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+            timeout=timeout,
         )
         current = await connection.fetchval(f"SELECT coalesce(max(version), 0) FROM {SCHEMA_TABLE}")
         for version, statements in MIGRATIONS:
             if version > current:
-                await connection.execute(statements)
+                await connection.execute(statements, timeout=timeout)
                 await connection.execute(f"INSERT INTO {SCHEMA_TABLE} (version) VALUES ($1)", version)
                 applied.append(version)
     if current > LATEST:
