@@ -195,3 +195,28 @@ async def test_the_misses_of_one_turn_of_the_loop_share_one_query() -> None:
     assert store.reads == 0
     assert await cache.get("discord:3") == "fr"  # cached now
     assert len(store.batches) == 1
+
+
+async def test_while_a_probed_store_is_down_reads_leave_it_alone() -> None:
+    store, clock = Store(), Clock()
+    await store.set("telegram:1", "fr")
+
+    async def probe() -> None:
+        if store.broken:
+            raise StorageError("connection refused")
+
+    health = StoreHealth("PostgreSQL", probe=probe)
+    cache = CachedPreferences(store, health, clock=clock, ttl=5.0)
+    assert await cache.get("telegram:1") == "fr"
+    store.broken = True
+    clock.now += 10
+    assert await cache.get("telegram:1") == "fr"  # failed once: the store is marked down
+    assert health.state() == "degraded"
+    reads = store.reads
+    began = time.monotonic()
+    assert [await cache.get(f"telegram:{n}") for n in range(1, 50)] == ["fr"] + [None] * 48
+    assert time.monotonic() - began < 0.05 and store.reads == reads
+    store.broken = False
+    assert await health.check() == "ok"  # what the background probe does every second
+    await store.set("telegram:2", "ja")
+    assert await cache.get("telegram:2") == "ja"

@@ -8,7 +8,9 @@ Every answer looks up its chat's language, so that read sits on the hot path of 
   while the cached value answers, so a busy chat never waits for its expiry;
 * a miss asks the store, but a reply never waits more than ``read_timeout`` for it: past that,
   or when the store fails, the last value known (even expired) or none is used, and the reply
-  goes out in the client's or the default language. A read that was only slow still fills the
+  goes out in the client's or the default language. While a shared store is known to be down,
+  reads do not even try (its health probe finds when it is back), so an outage costs replies
+  nothing and a recovering database is not flooded. A read that was only slow still fills the
   cache when it completes. Concurrent misses on one chat share one read, and the misses of
   every request handled in one turn of the event loop share one query (``get_many``, when the
   store has it);
@@ -19,14 +21,11 @@ Every answer looks up its chat's language, so that read sits on the hot path of 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from bot.storage.base import PreferenceStore, StorageError
 from bot.storage.health import StoreHealth
-
-log = logging.getLogger(__name__)
 
 READ_TIMEOUT = 0.2
 WRITE_TIMEOUT = 1.5
@@ -81,9 +80,12 @@ class CachedPreferences:
                 return entry[0]
             if now < entry[2]:
                 # Still valid: answer with it, and renew it for the reads to come.
-                if chat not in self._reads:
+                if chat not in self._reads and not self._health.resting:
                     self._start_read(chat)
                 return entry[0]
+        if self._health.resting:
+            # The store is down and its probe will say when it is back: no reply waits for it.
+            return entry[0] if entry is not None else None
         read = self._reads.get(chat) or self._start_read(chat)
         done, _ = await asyncio.wait((read,), timeout=self.read_timeout)
         if done and not read.cancelled() and read.exception() is None:

@@ -49,6 +49,12 @@ class StoreHealth:
         if metrics is not None:
             metrics.set_storage_up(True)
 
+    @property
+    def resting(self) -> bool:
+        """Whether reads should leave the store alone: it is down, and the probe will notice
+        its return (without a probe, the next operation is what notices)."""
+        return not self.ok and self._probe is not None
+
     def state(self) -> StoreState:
         """``ok``, or ``degraded`` while the store fails."""
         return "ok" if self.ok else "degraded"
