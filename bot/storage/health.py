@@ -103,10 +103,10 @@ class StoreHealth:
         if self._probe is not None:
             try:
                 await asyncio.wait_for(self._probe(), self.probe_timeout)
-            except StorageError as exc:
-                self.failed("probe", exc)
             except TimeoutError:
                 self.failed("probe", StorageError(f"no answer within {self.probe_timeout:g} s"))
+            except Exception as exc:  # whatever it is, the probe must live on to see a recovery
+                self.failed("probe", exc)
             else:
                 self.succeeded()
         return self.state()
