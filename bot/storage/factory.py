@@ -95,7 +95,6 @@ class Stores:
     prefs: CachedPreferences
     journal: MeteredJournal
     health: StoreHealth
-    required: bool = False
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -130,7 +129,7 @@ async def open_stores(config: StorageConfig, metrics: Metrics | None = None) -> 
     prefs = CachedPreferences(backend.prefs, health, ttl=config.cache_ttl)
     journal = MeteredJournal(backend.journal, health)
     log.info("storage: %s", address.shown())
-    return Stores(backend, prefs, journal, health, required=config.required)
+    return Stores(backend, prefs, journal, health)
 
 
 async def copy_preferences(source: PortablePreferences, target: PreferenceStore) -> int:
