@@ -1,4 +1,5 @@
-"""The command line: ``console``, ``ask``, ``logs``, ``run``, ``check-config``, platforms' own commands.
+"""The command line: ``console``, ``ask``, ``logs``, ``run``, ``check-config``, ``storage``, platforms'
+own commands.
 
 Platform libraries are imported only by the commands that need them, so ``ask`` and ``console``
 start fast and work without discord.py or python-telegram-bot being importable.
@@ -69,6 +70,30 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--config", metavar="FILE", help="TOML file (default: $BOT_CONFIG)")
         cmd.set_defaults(operator=True)
 
+    storage = sub.add_parser("storage", help="move chat language preferences between stores")
+    actions = storage.add_subparsers(dest="storage_action", required=True, metavar="ACTION")
+    migrate = actions.add_parser(
+        "migrate",
+        help="copy every chat's language preference from one store into another",
+        description="Copy every chat's language preference from one store into another (the same"
+        " chat's value is replaced, other chats are kept). Give the PostgreSQL password in"
+        " PGPASSWORD or a PGPASSFILE rather than in the URL.",
+    )
+    migrate.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="URL",
+        help="sqlite:///file.sqlite3 or postgresql://...",
+    )
+    migrate.add_argument(
+        "--to",
+        dest="target",
+        required=True,
+        metavar="URL",
+        help="postgresql://user@host:port/db or sqlite:///...",
+    )
+
     # Declared by the platform packages (Discord's sync-commands); bot.commands runs them.
     for command in operator_commands().values():
         cmd = sub.add_parser(command.name, help=command.help)
@@ -132,6 +157,10 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, out: Te
         from bot.commands import run_command
 
         return run_command(args)
+    if args.command == "storage":
+        from bot.storage.migrate import run_storage
+
+        return run_storage(args, out, sys.stderr)
     try:
         handler = _load_handler()
     except CatalogueError as exc:

@@ -19,10 +19,11 @@ import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
 
 from bot.platforms import registry
 from bot.platforms.base import ConfigError, Secret, Section, redacted_values
+from bot.storage.urls import StoreAddressError, parse_address
 
 __all__ = [
     "BotConfig",
@@ -63,9 +64,20 @@ class LoggingConfig:
 
 @dataclass(frozen=True, slots=True)
 class StorageConfig:
-    """``[storage]``: where chat language preferences are kept."""
+    """``[storage]``: where chat language preferences (and the update journal) are kept.
 
+    ``url`` names a shared PostgreSQL database (or a SQLite file); empty, the SQLite file at
+    ``path`` is used. The URL may hold a password, so it is a secret: ``BOT_STORAGE_URL`` (or
+    ``BOT_STORAGE_URL_FILE``) sets it, and it is only ever shown with the password hidden.
+    """
+
+    SECRETS: ClassVar[tuple[Secret, ...]] = (Secret("url", "BOT_STORAGE_URL"),)
+
+    # Out of the repr: a configuration printed in a traceback must not show the password.
+    url: str = field(default="", repr=False)
     path: str = "http-status-bot.sqlite3"
+    required: bool = False
+    cache_ttl: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,14 +142,14 @@ def _secrets_of(section: object) -> tuple[Secret, ...]:
 
 
 def secret_env() -> dict[str, tuple[str, str]]:
-    """Each secret variable and the ``(section, key)`` it sets, over every registered platform.
+    """Each secret variable and the ``(section, key)`` it sets, over every section.
 
     The environment wins over the file for these.
     """
     return {
-        secret.env: (platform.name, secret.key)
-        for platform in registry.platforms()
-        for secret in _secrets_of(platform.section)
+        secret.env: (name, secret.key)
+        for name, cls in _section_classes().items()
+        for secret in _secrets_of(cls)
     }
 
 
@@ -285,6 +297,7 @@ def check(config: Config) -> None:
         raise ConfigError("[bot] restart_after must be 0 (never restart) or more")
     if bot.restart_max_delay <= 0:
         raise ConfigError("[bot] restart_max_delay must be greater than 0")
+    _check_storage(config.storage)
 
     for section in config.platforms.values():
         section.check()
@@ -306,15 +319,33 @@ def check(config: Config) -> None:
             listeners[port] = f"[{name}] {key}"
 
 
+def _check_storage(storage: StorageConfig) -> None:
+    if storage.url.strip():
+        try:
+            parse_address(storage.url)
+        except StoreAddressError as exc:
+            raise ConfigError(f"[storage] url {exc}") from None
+    elif not storage.path.strip():
+        raise ConfigError("[storage] path must not be empty when [storage] url is not set")
+    if storage.cache_ttl < 0:
+        raise ConfigError("[storage] cache_ttl must be 0 (no cache) or more")
+
+
 def enabled_platforms(config: Config) -> list[str]:
     """The platforms ``run`` starts, in start order."""
     return [name for name, section in config.platforms.items() if section.enabled]
 
 
-def secrets(config: Config) -> list[str]:
+def secrets(config: Config, environ: Mapping[str, str] | None = None) -> list[str]:
     """Every configured secret value, for log redaction; values public by design (Discord's
-    public key) excepted."""
-    return [value for section in config.platforms.values() for value in redacted_values(section)]
+    public key) excepted. For the store, the password: in its URL, or in ``PGPASSWORD``."""
+    values = [value for section in config.platforms.values() for value in redacted_values(section)]
+    if config.storage.url.strip():
+        address = parse_address(config.storage.url)
+        if address.backend == "postgresql":
+            env = os.environ if environ is None else environ
+            values += [v for v in (address.password, env.get("PGPASSWORD")) if v]
+    return values
 
 
 def load(path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> Config:
@@ -347,5 +378,9 @@ def effective(config: Config) -> dict[str, dict[str, Any]]:
         out[name] = {}
         for f in fields(section):
             value = getattr(section, f.name)
-            out[name][f.name] = mask(value) if f.name in masked else value
+            if section is config.storage and f.name == "url" and value:
+                # Where the store is matters to an operator; only its password is secret.
+                out[name][f.name] = parse_address(value).shown()
+            else:
+                out[name][f.name] = mask(value) if f.name in masked else value
     return out

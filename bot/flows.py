@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.service import Service
+from bot.storage import StorageError
 from handlers import Handler, Reply, Request
 
 # How much of an unknown /lang value is echoed back: enough to recognise a typo, no more.
@@ -45,7 +46,8 @@ class LangResult:
     ``current``: no value, the chat's language is shown. ``set``/``reset``: the preference
     changed (platforms that can answer privately show these to everyone, the rest only to the
     asker). ``unknown``: the value names no language. ``forbidden``: the asker may not change
-    this chat's language. ``unavailable``: there is no chat to store a preference for.
+    this chat's language. ``unavailable``: there is no chat to store a preference for, or the store
+    cannot save it now (the database is down): the asker is told to try again later.
     """
 
     outcome: LangOutcome
@@ -142,9 +144,11 @@ async def lang(
     allowed = may_configure if isinstance(may_configure, bool) else await may_configure()
     if not allowed:
         return LangResult("forbidden", notice(handler, current, "lang_forbidden"))
+    try:
+        await service.prefs.set(chat, chosen or None)
+    except StorageError:
+        return LangResult("unavailable", notice(handler, current, "lang_unsaved"))
     if chosen == "":
-        await service.prefs.set(chat, None)
         return LangResult("reset", notice(handler, handler.language(await langs()), "lang_reset"))
-    await service.prefs.set(chat, chosen)
     native = handler.catalogue.languages[chosen].native_name
     return LangResult("set", notice(handler, chosen, "lang_set", language=native))

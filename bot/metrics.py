@@ -15,7 +15,8 @@ LATENCY_BUCKETS = (25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 1e-
 
 
 class Metrics:
-    """Requests, errors, handler latency and platform retries, labelled by platform."""
+    """Requests, errors, handler latency and platform retries, labelled by platform; the store's
+    errors and state."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
@@ -58,6 +59,18 @@ class Metrics:
             registry=self.registry,
         )
 
+        self._storage_errors = Counter(
+            "http_status_bot_storage_errors",
+            "Store operations that failed or timed out (get, set, record, claim, done, probe...)",
+            ["operation"],
+            registry=self.registry,
+        )
+        self._storage_up = Gauge(
+            "http_status_bot_storage_up",
+            "1 while the store (SQLite or PostgreSQL) answers, 0 while it fails",
+            registry=self.registry,
+        )
+
         # labels() hashes and validates its arguments on every call (about 3 µs): the children of
         # the hot path are looked up once per label set.
         self._request_children: dict[tuple[str, str], Any] = {}
@@ -90,6 +103,14 @@ class Metrics:
     def restarted(self, platform: str) -> None:
         """Count one restart of an adapter by the runtime's supervisor."""
         self._restarts.labels(platform=platform).inc()
+
+    def storage_error(self, operation: str) -> None:
+        """Count one failed store operation."""
+        self._storage_errors.labels(operation=operation).inc()
+
+    def set_storage_up(self, up: bool) -> None:
+        """Record whether the store answers now."""
+        self._storage_up.set(1 if up else 0)
 
     def render(self) -> bytes:
         """The registry in Prometheus' text exposition format."""

@@ -18,17 +18,32 @@ from bot.metrics import CONTENT_TYPE, Metrics
 log = logging.getLogger(__name__)
 
 HealthSource = Callable[[], Mapping[str, bool]]
+# The store's state: "ok" or "degraded".
+StorageSource = Callable[[], str]
 
 
-def health(adapters: Mapping[str, bool], stopping: bool = False) -> tuple[int, dict[str, Any]]:
-    """The ``/healthz`` status code and body for adapters' connection states.
+def health(
+    adapters: Mapping[str, bool],
+    stopping: bool = False,
+    storage: str | None = None,
+    storage_required: bool = False,
+) -> tuple[int, dict[str, Any]]:
+    """The ``/healthz`` status code and body for adapters' connection states and the store's.
 
     200 only when every enabled adapter is connected and the process is not shutting down (a load
-    balancer then stops sending new work while replies in flight finish).
+    balancer then stops sending new work while replies in flight finish). A degraded store is
+    reported but keeps the 200, since answers still go out, unless ``[storage] required`` says
+    the replica is useless without it.
     """
-    ok = bool(adapters) and all(adapters.values()) and not stopping
+    store_ok = storage in (None, "ok") or not storage_required
+    ok = bool(adapters) and all(adapters.values()) and not stopping and store_ok
     status = "stopping" if stopping else ("ok" if ok else "degraded")
-    body = {"status": status, "adapters": {name: {"connected": up} for name, up in adapters.items()}}
+    body: dict[str, Any] = {
+        "status": status,
+        "adapters": {name: {"connected": up} for name, up in adapters.items()},
+    }
+    if storage is not None:
+        body["storage"] = storage
     return (200 if ok else 503), body
 
 
@@ -42,12 +57,16 @@ class OpsServer:
         metrics: Metrics,
         adapters: HealthSource,
         stopping: Callable[[], bool] = lambda: False,
+        storage: StorageSource | None = None,
+        storage_required: bool = False,
     ) -> None:
         self._listen = listen
         self._port = port
         self._metrics = metrics
         self._adapters = adapters
         self._stopping = stopping
+        self._storage = storage
+        self._storage_required = storage_required
         self._runner: web.AppRunner | None = None
 
     @property
@@ -70,7 +89,8 @@ class OpsServer:
         return app
 
     async def _healthz(self, request: web.Request) -> web.Response:
-        status, body = health(self._adapters(), self._stopping())
+        storage = self._storage() if self._storage is not None else None
+        status, body = health(self._adapters(), self._stopping(), storage, self._storage_required)
         return web.Response(
             status=status,
             text=json.dumps(body),

@@ -2,7 +2,8 @@
 
 ``serve()`` is what ``python -m bot run`` does once the configuration is valid:
 
-1. build the shared :class:`~bot.service.Service` (handler, metrics, preferences);
+1. open the store (:func:`bot.storage.factory.open_stores`: SQLite or PostgreSQL) and build the
+   shared :class:`~bot.service.Service` (handler, metrics, preferences, update journal);
 2. start the ops server (when enabled), then each adapter in turn; an adapter that cannot start
    stops the ones already started and the process exits 1 with one clear line;
 3. watch the adapters: one that stays disconnected longer than ``[bot] restart_after`` (its own
@@ -21,7 +22,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sqlite3
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -34,7 +34,8 @@ from bot.ops import OpsServer
 from bot.platforms import registry
 from bot.platforms.base import Adapter, AdapterContext, AdapterFactory, AdapterStartError
 from bot.service import Service
-from bot.storage import SqlitePreferences
+from bot.storage import StorageError
+from bot.storage.factory import open_stores
 from handlers import Handler
 
 log = logging.getLogger(__name__)
@@ -314,11 +315,17 @@ async def serve(
     began = time.monotonic()
     metrics = Metrics()
     try:
-        prefs = SqlitePreferences(config.storage.path)
-    except (OSError, sqlite3.Error) as exc:
-        log.error("cannot open [storage] path %s: %s", config.storage.path, exc)
+        stores = await open_stores(config.storage, metrics)
+    except StorageError as exc:
+        log.error("cannot start: storage: %s", exc)
         return EXIT_FAILURE
-    service = Service(handler=handler, metrics=metrics, prefs=prefs, default_lang=config.bot.default_lang)
+    service = Service(
+        handler=handler,
+        metrics=metrics,
+        prefs=stores.prefs,
+        default_lang=config.bot.default_lang,
+        journal=stores.journal,
+    )
     runtime_ref: list[Runtime] = []
 
     def request_stop() -> None:
@@ -341,7 +348,13 @@ async def serve(
         remove_signals = _install_signals(runtime)
         if config.ops.enabled:
             ops = OpsServer(
-                config.ops.listen, config.ops.port, metrics, runtime.health, lambda: runtime.stopping
+                config.ops.listen,
+                config.ops.port,
+                metrics,
+                runtime.health,
+                lambda: runtime.stopping,
+                storage=stores.health.state,
+                storage_required=config.storage.required,
             )
             try:
                 await ops.start()
@@ -379,5 +392,5 @@ async def serve(
             remove_signals()
         if ops is not None:
             await ops.stop()
-        await prefs.close()
+        await stores.close()
         log.info("stopped")

@@ -1,4 +1,4 @@
-"""What every adapter is given: the handler, metrics and the preference store, in one object."""
+"""What every adapter is given: the handler, metrics, the preference store and the update journal."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.metrics import Metrics
-from bot.storage import MemoryPreferences, PreferenceStore
+from bot.storage import MemoryJournal, MemoryPreferences, PreferenceStore, StorageError, UpdateJournal
 from handlers import Handler, Item, Reply, Request
 
 
@@ -19,6 +19,7 @@ class Service:
     metrics: Metrics = field(default_factory=Metrics)
     prefs: PreferenceStore = field(default_factory=MemoryPreferences)
     default_lang: str = "en"
+    journal: UpdateJournal = field(default_factory=MemoryJournal)
 
     def answer(self, request: Request) -> Reply:
         """The handler's reply, timed; a failure is counted and re-raised for the adapter."""
@@ -52,5 +53,11 @@ class Service:
         """Language preferences strongest first: the explicit option, the chat's stored
         preference, the user's client locale, the server's locale, then the configured default.
         """
-        stored = await self.prefs.get(chat) if chat else None
+        stored = None
+        if chat:
+            try:
+                stored = await self.prefs.get(chat)
+            except StorageError:
+                # A store that cannot answer costs the chat its preference, never the reply.
+                stored = None
         return (explicit, stored, user_locale, server_locale, self.default_lang)

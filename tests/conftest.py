@@ -1,4 +1,5 @@
-"""Shared helpers: a clean environment, ``python -m bot`` as a subprocess, waiting for health."""
+"""Shared helpers: a clean environment, ``python -m bot`` as a subprocess, waiting for health, and
+a PostgreSQL server for the session (``postgres``) with a fresh database per test (``pg_url``)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from bot.config import secret_env
+
+from support.postgres import PostgresServer, PostgresUnavailable, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_VARIABLES = tuple(secret_env())
@@ -99,3 +102,27 @@ async def wait_healthy(
                 pass
             assert time.monotonic() - began < limit, "the bot did not become healthy"
             await asyncio.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole session, started on first use.
+
+    Without the server programs the PostgreSQL tests are skipped on a developer's machine, with
+    the command that installs them, and fail in CI (``CI`` set), where they must run.
+    """
+    try:
+        with running_server() as server:
+            yield server
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresServer) -> str:
+    """The URL (password included) of a fresh, empty database on the session's server."""
+    if not postgres.running:  # a test that stopped it failed before starting it again
+        postgres.start()
+    return postgres.url(postgres.create_database())

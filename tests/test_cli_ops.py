@@ -170,7 +170,11 @@ def test_a_signal_stops_run_with_exit_0(bot_env: dict[str, str], tmp_path: Path,
             except OSError:
                 time.sleep(0.05)
         assert status == 200
-        assert json.loads(body) == {"status": "ok", "adapters": {"console": {"connected": True}}}
+        assert json.loads(body) == {
+            "status": "ok",
+            "adapters": {"console": {"connected": True}},
+            "storage": "ok",
+        }
         began = time.monotonic()
         process.send_signal(signum)
         _, err = process.communicate(timeout=10)

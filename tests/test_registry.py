@@ -233,7 +233,10 @@ async def test_the_runtime_health_and_metrics_serve_it(tmp_path: Path) -> None:
     assert await asyncio.wait_for(serve(config, Handler(load()), on_ready=ready), 10) == EXIT_OK
     await asyncio.gather(*tasks)
     assert seen["platforms"] == ["fake"]
-    assert seen["health"] == (200, {"status": "ok", "adapters": {"fake": {"connected": True}}})
+    assert seen["health"] == (
+        200,
+        {"status": "ok", "adapters": {"fake": {"connected": True}}, "storage": "ok"},
+    )
     metrics = str(seen["metrics"])
     assert 'http_status_bot_adapter_connected{platform="fake"} 1.0' in metrics
     assert 'http_status_bot_requests_total{kind="entry",platform="fake"} 1.0' in metrics

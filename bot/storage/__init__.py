@@ -1,6 +1,9 @@
 """Storage: chat language preferences and the update journal, behind small interfaces.
 
-``bot.storage.sqlite`` is the embedded default; a shared back end implements the same protocols.
+``bot.storage.sqlite`` is the embedded default (one file, one process); ``bot.storage.postgres``
+is shared by replicas (imported only when configured). ``bot.storage.factory`` opens the one
+``[storage]`` names, behind the preference cache (``bot.storage.cache``) and with its health
+(``bot.storage.health``).
 """
 
 from bot.storage.base import JournalEntry, PreferenceStore, StorageError, UpdateJournal

@@ -22,6 +22,10 @@ class MemoryPreferences:
         else:
             self._data[chat] = lang
 
+    async def items(self) -> list[tuple[str, str]]:
+        """Every stored preference, by chat."""
+        return sorted(self._data.items())
+
     async def close(self) -> None:
         """Nothing to release."""
 

@@ -51,6 +51,10 @@ class SqlitePreferences:
                 )
                 self._cache[chat] = lang
 
+    async def items(self) -> list[tuple[str, str]]:
+        """Every stored preference, by chat (what ``storage migrate`` copies)."""
+        return sorted(self._cache.items())
+
     async def close(self) -> None:
         """Close the database."""
         self._db.close()
