@@ -62,7 +62,7 @@ _GRAM_QUALITY = 0.85
 _WEAK = 0.35
 _UNSEEN_WORD = 2.0
 # Bumped when the index's structure changes in a way the source digest would not show.
-_CACHE_VERSION = 11
+_CACHE_VERSION = 12
 _CLASS_PRIOR = 1.05
 _TOPIC_PRIOR = 1.1
 _VENDOR_UNNAMED = 0.85
@@ -522,7 +522,7 @@ class SearchIndex:
         vocab = sorted(w for w in surface if script(w) != "cjk")
         by_length: dict[tuple[str, int], list[str]] = defaultdict(list)
         for word in vocab:
-            by_length[(script(word), len(word))].append(word)
+            by_length[(word[0], len(word))].append(word)
         names = sorted(prior)
         if len(names) > 255:
             raise ValueError("the search index numbers its keys in one byte")
@@ -588,14 +588,18 @@ class SearchIndex:
     # ---- query analysis -------------------------------------------------------------------
 
     def _pool(self, word: str) -> list[str]:
-        """Vocabulary worth a fuzzy comparison: same script, a similar length."""
-        key = (script(word), len(word))
+        """Vocabulary worth a fuzzy comparison: same first letter, a similar length.
+
+        People rarely mistype a word's first letter, and comparing with words that start with
+        another would cost twenty times as much for the rare typo it could catch.
+        """
+        key = (word[0], len(word))
         pool = self._pools.get(key)
         if pool is None:
             spread = 1 if len(word) <= 5 else 2
             pool = []
             for size in range(len(word) - spread, len(word) + spread + 1):
-                pool.extend(self._by_length.get((key[0], size), ()))
+                pool.extend(self._by_length.get((word[0], size), ()))
             self._pools[key] = pool
         return pool
 
@@ -757,9 +761,6 @@ class SearchIndex:
         for term, score, _ in process.extract(
             word, self._pool(word), scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF, limit=3
         ):
-            # People rarely mistype the first letter of a short word: "lorem" is no "ordem".
-            if len(word) <= 6 and term[0] != word[0]:
-                continue
             quality = (score / 100.0) ** 2
             for form in self._surface[term]:
                 if slot.forms.get(form, 0.0) < quality:
