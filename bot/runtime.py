@@ -34,7 +34,7 @@ from bot.ops import OpsServer
 from bot.platforms import registry
 from bot.platforms.base import Adapter, AdapterContext, AdapterFactory, AdapterStartError
 from bot.service import Service
-from bot.storage import SqlitePreferences
+from bot.storage import SqliteJournal, SqlitePreferences
 from handlers import Handler
 
 log = logging.getLogger(__name__)
@@ -315,10 +315,13 @@ async def serve(
     metrics = Metrics()
     try:
         prefs = SqlitePreferences(config.storage.path)
+        journal = SqliteJournal(config.storage.path)
     except (OSError, sqlite3.Error) as exc:
         log.error("cannot open [storage] path %s: %s", config.storage.path, exc)
         return EXIT_FAILURE
-    service = Service(handler=handler, metrics=metrics, prefs=prefs, default_lang=config.bot.default_lang)
+    service = Service(
+        handler=handler, metrics=metrics, prefs=prefs, journal=journal, default_lang=config.bot.default_lang
+    )
     runtime_ref: list[Runtime] = []
 
     def request_stop() -> None:
@@ -380,4 +383,5 @@ async def serve(
         if ops is not None:
             await ops.stop()
         await prefs.close()
+        await journal.close()
         log.info("stopped")

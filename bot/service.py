@@ -1,4 +1,4 @@
-"""What every adapter is given: the handler, metrics and the preference store, in one object."""
+"""What every adapter is given: the handler, metrics, the preference store and the update journal."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.metrics import Metrics
-from bot.storage import MemoryPreferences, PreferenceStore
+from bot.storage import MemoryJournal, MemoryPreferences, PreferenceStore, UpdateJournal
 from handlers import Handler, Item, Reply, Request
 
 
@@ -18,6 +18,8 @@ class Service:
     handler: Handler
     metrics: Metrics = field(default_factory=Metrics)
     prefs: PreferenceStore = field(default_factory=MemoryPreferences)
+    # Where adapters keep the updates they took until they are answered (see bot.storage.base).
+    journal: UpdateJournal = field(default_factory=MemoryJournal)
     default_lang: str = "en"
 
     def answer(self, request: Request) -> Reply:

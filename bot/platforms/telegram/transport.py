@@ -1,8 +1,8 @@
 """How the Telegram adapter talks HTTP to the Bot API: two python-telegram-bot request classes.
 
 :class:`JsonRequest` sends answers as JSON bodies and trims the echo of sent messages (both for
-CPU: see its docstring and bench/telegram_bench.py); :class:`PollingRequest` remembers whether the last
-``getUpdates`` reached a healthy API, which is what ``connected()`` reports.
+CPU: see its docstring and bench/telegram_bench.py); :class:`PollingRequest` carries ``getUpdates``
+for the adapter's own polling loop.
 """
 
 from __future__ import annotations
@@ -20,34 +20,19 @@ _JSON_HEADERS = {"User-Agent": HTTPXRequest.USER_AGENT, "Content-Type": "applica
 
 
 class PollingRequest(HTTPXRequest):
-    """The getUpdates connection, remembering whether its last call reached a healthy API.
+    """The getUpdates connection, used by :class:`~bot.platforms.telegram.intake.Poller`.
 
-    ``connected()`` reads it: PTB retries failed polls forever on its own, so the adapter would
-    otherwise look healthy while Telegram is unreachable or the token has been revoked.
+    Given to PTB as its ``get_updates_request`` only so that the bot opens and closes it with the
+    other one; the poller calls :meth:`fetch` and reads the raw reply itself, so that a reply PTB
+    would choke on is a failed poll rather than the end of polling.
     """
 
-    failing = False
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = HTTPXRequest.DEFAULT_NONE,
-        write_timeout: Any = HTTPXRequest.DEFAULT_NONE,
-        connect_timeout: Any = HTTPXRequest.DEFAULT_NONE,
-        pool_timeout: Any = HTTPXRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        """Perform the request and record its outcome."""
-        try:
-            code, payload = await super().do_request(
-                url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
-            )
-        except Exception:
-            self.failing = True
-            raise
-        self.failing = not 200 <= code < 300
-        return code, payload
+    async def fetch(self, url: str, params: dict[str, Any], read_timeout: float) -> tuple[int, bytes]:
+        """POST ``params`` as JSON; the status and the raw body. Transport errors raise ``httpx``'s."""
+        timeout = httpx.Timeout(read_timeout, connect=5.0)
+        body = json.dumps(params).encode()
+        response = await self._client.post(url, content=body, headers=_JSON_HEADERS, timeout=timeout)
+        return response.status_code, response.content
 
 
 def _seconds(given: object, default: float | None) -> float | None:
