@@ -6,10 +6,11 @@ malformed request. A listener built here instead
 
 * closes a connection whose headers have not all arrived ``header_timeout`` seconds after it
   opened (or after its previous response), and one whose body takes longer than ``body_timeout``;
-* holds at most ``max_connections`` connections: past that, the oldest connection with no request
-  being handled is closed to make room (a slow-connection flood thus evicts itself, while a real
-  client's request gets through), and only when every connection is busy is the newcomer refused
-  with a bare 503;
+* holds at most ``max_connections`` connections (by default 256, or an eighth of the process's
+  descriptor limit when that is lower, so that a few listeners together can never exhaust it):
+  past that, the oldest connection with no request being handled is closed to make room (a
+  slow-connection flood thus evicts itself, while a real client's request gets through), and
+  only when every connection is busy is the newcomer refused with a bare 503;
 * refuses bodies over ``max_body`` (413), header lines over ``max_field_size`` and more than
   ``max_headers`` headers (400);
 * logs each kind of refusal as one WARNING line, at most once per ``log_interval`` with a count of
@@ -23,9 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -46,13 +48,23 @@ _ACCEPT_EXHAUSTED = "socket.accept() out of system resource"
 _STATE_KEY: web.AppKey[_State] = web.AppKey("bot_http_listener_state")
 
 
+def _default_max_connections() -> int:
+    try:
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (OSError, ValueError):
+        return 256
+    if soft == resource.RLIM_INFINITY:
+        return 256
+    return max(8, min(256, soft // 8))
+
+
 @dataclass(frozen=True, slots=True)
 class ListenerLimits:
     """How long a client may take and how much it may hold (defaults suit webhooks and probes)."""
 
     header_timeout: float = 5.0
     body_timeout: float = 10.0
-    max_connections: int = 256
+    max_connections: int = field(default_factory=_default_max_connections)
     max_body: int = 1 << 20
     max_field_size: int = 8190
     max_headers: int = 64
@@ -285,6 +297,8 @@ class HttpListener:
             # aiohttp closes a connection that is idle or still sending its headers this long
             # after it opened or after its last response.
             keepalive_timeout=self.limits.header_timeout,
+            # After refusing a body, aiohttp reads what is left of it before closing: briefly.
+            lingering_time=1.0,
             max_field_size=self.limits.max_field_size,
             max_line_size=self.limits.max_field_size,
             max_headers=self.limits.max_headers,
