@@ -146,6 +146,26 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, out: Te
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    try:
+        return _dispatch(args, stdin, out)
+    except BrokenPipeError:
+        # The reader went away (``| head -1``): what it read is all it wanted.
+        _detach_stdout()
+        return EXIT_OK
+
+
+def _detach_stdout() -> None:
+    """Point standard output at /dev/null, so that the interpreter's final flush does not
+    report the broken pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (an embedding program, a test)
+        pass
+
+
+def _dispatch(args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
     if getattr(args, "operator", False):
         from bot.commands import run_command
 
@@ -156,17 +176,11 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, out: Te
         sys.stderr.write(f"catalogue error: {exc}\n")
         return EXIT_FAILURE
     if args.command == "ask":
-        try:
-            return _ask(args, handler, stdin, out)
-        except BrokenPipeError:
-            return EXIT_OK
+        return _ask(args, handler, stdin, out)
     if args.command == "logs":
         from bot.logs_command import run_logs
 
-        try:
-            return run_logs(args, handler, stdin, out, env_locale())
-        except BrokenPipeError:
-            return EXIT_OK
+        return run_logs(args, handler, stdin, out, env_locale())
     from bot.platforms.console.adapter import run_console
 
     return run_console(handler, lang=args.lang, locale=env_locale())
