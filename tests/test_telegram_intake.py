@@ -19,10 +19,13 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.metrics import Metrics
+from bot.ops import OpsServer
 from bot.platforms.telegram.adapter import TelegramAdapter
 from bot.platforms.telegram.config import TelegramConfig
 from bot.platforms.telegram.delivery import RetryPolicy
 from bot.platforms.telegram.dispatch import ChatDispatcher
+from bot.runtime import Runtime
 from bot.service import Service
 from bot.storage import MemoryJournal, SqliteJournal, SqlitePreferences
 from handlers import Handler, load
@@ -295,6 +298,49 @@ async def test_a_dead_polling_loop_is_reported(emulator: TelegramEmulator) -> No
         await _until(lambda: not adapter.connected())
     finally:
         await adapter.stop()
+
+
+async def test_a_dead_polling_loop_turns_healthz_503_until_the_runtime_restarts_the_adapter(
+    emulator: TelegramEmulator,
+) -> None:
+    service = Service(_handler())
+    adapters: list[TelegramAdapter] = []
+
+    def build() -> TelegramAdapter:
+        adapters.append(TelegramAdapter(config_for(emulator, poll_timeout=0), service, retry=PATIENT))
+        return adapters[-1]
+
+    runtime = Runtime({"telegram": build}, restart_after=1.0, restart_initial_delay=0.1, check_interval=0.1)
+    ops = OpsServer("127.0.0.1", 0, Metrics(), runtime.health)
+    await ops.start()
+    await runtime.start()
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+
+            async def status() -> int:
+                async with session.get(f"{ops.url}/healthz") as response:
+                    return response.status
+
+            await _until_async(status, 200)
+            # The receive loop dies, whatever the reason: health must say so.
+            task = adapters[0]._receiving
+            assert task is not None
+            task.cancel()
+            await _until_async(status, 503)
+            await _until_async(status, 200, within=10)
+        assert runtime.restarts() == {"telegram": 1}
+        after = emulator.message("/http 418", user=emulator.user(26_200))
+        await emulator.wait_for(lambda: bool(emulator.replies_to(after)))
+    finally:
+        await runtime.stop()
+        await ops.stop()
+
+
+async def _until_async(probe: Any, wanted: int, within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
+    while await probe() != wanted:
+        assert time.monotonic() < deadline, f"never {wanted}"
+        await asyncio.sleep(0.05)
 
 
 # ---- the webhook -----------------------------------------------------------------------------------
