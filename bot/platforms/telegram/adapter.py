@@ -154,6 +154,7 @@ class TelegramAdapter:
             .request(
                 JsonRequest(
                     lean=frozenset({"sendMessage"}),
+                    fast=frozenset({"sendMessage", "answerInlineQuery"}),
                     connection_pool_size=self._dispatcher.max_in_flight + 8,
                 )
             )
