@@ -1,9 +1,9 @@
 """How Telegram updates come in: journaled before they are confirmed, replayed after a crash.
 
-:class:`Intake` is shared by both modes. An update is recorded in the
-:class:`~bot.storage.UpdateJournal` before Telegram is told it arrived (polling: before the
-``getUpdates`` offset moves past it; webhook: before the 200), handed to the dispatcher, and
-marked done once answered. On start, and every ``claim_interval`` seconds, what an earlier run
+:class:`Intake` is shared by both modes. Before Telegram is told an update arrived (polling:
+before the ``getUpdates`` offset moves past it; webhook: before the 200), the update is either
+answered already or recorded in the :class:`~bot.storage.UpdateJournal`; a recorded update is
+deleted once answered. On start, and every ``claim_interval`` seconds, what an earlier run
 left unanswered is claimed and answered. So a crash loses no update; the only duplicates are the
 updates that were in flight when it happened.
 
@@ -64,8 +64,32 @@ def chat_key(update: Update) -> Hashable:
     return ("update", update.update_id)
 
 
+class _Pending:
+    """An update being answered, and where it stands with the journal."""
+
+    __slots__ = ("data", "recorded", "recording")
+
+    def __init__(self, data: Mapping[str, Any] | bytes, recorded: bool = False) -> None:
+        # The update as received (serialised only if it has to be journaled).
+        self.data = data
+        self.recorded = recorded
+        # Set while its journal write runs; done() waits for it before deleting the entry.
+        self.recording: asyncio.Future[None] | None = None
+
+    def payload(self) -> bytes:
+        if isinstance(self.data, bytes):
+            return self.data
+        return json.dumps(self.data, ensure_ascii=False).encode("utf-8", "replace")
+
+
 class Intake:
-    """Journal, deduplication and replay in front of the dispatcher."""
+    """Journal, deduplication and replay in front of the dispatcher.
+
+    Webhook updates are journaled as they arrive (:meth:`take`): the 200 is the confirmation.
+    Polled updates are queued at once (:meth:`accept`) and journaled only if they are still
+    unanswered when the offset is about to move past them (:meth:`secure`): most are answered
+    within milliseconds, and writing and deleting each one would cost more than answering it.
+    """
 
     def __init__(
         self,
@@ -87,13 +111,16 @@ class Intake:
         self.claim_limit = claim_limit
         self._parse = parse
         self._metrics = metrics
-        self._in_flight: set[int] = set()
+        self._pending: dict[int, _Pending] = {}
         self._seen: OrderedDict[int, None] = OrderedDict()
+        self._answered = asyncio.Event()
         self._journal_failures = 0
+        # Journal writes so far (for tests and the bench: most updates should need none).
+        self.recorded = 0
 
     def known(self, update_id: int) -> bool:
         """Being answered now, or answered recently."""
-        return update_id in self._in_flight or update_id in self._seen
+        return update_id in self._pending or update_id in self._seen
 
     def read(self, data: Mapping[str, Any]) -> Update | None:
         """The update in ``data``, or ``None`` (logged) when it cannot be read."""
@@ -109,13 +136,42 @@ class Intake:
         update_id = update.update_id
         if self.known(update_id):
             return
-        self._in_flight.add(update_id)
-        await self._record(update_id, payload)
+        pending = self._pending[update_id] = _Pending(payload)
+        await self._record(update_id, pending)
         await self.dispatcher.submit(chat_key(update), Taken(update, update_id))
 
-    async def _record(self, update_id: int, payload: bytes) -> None:
+    async def accept(self, update: Update, data: Mapping[str, Any]) -> None:
+        """Queue a new update now; :meth:`secure` journals it later if it is still unanswered."""
+        update_id = update.update_id
+        if self.known(update_id):
+            return
+        self._pending[update_id] = _Pending(data)
+        await self.dispatcher.submit(chat_key(update), Taken(update, update_id))
+
+    async def secure(self, update_ids: list[int], settle: float) -> None:
+        """Give these updates up to ``settle`` seconds to be answered, then journal the others.
+
+        Once this returns, each of them is answered or journaled: Telegram may forget them.
+        """
+        deadline = time.monotonic() + settle
+        while any(u in self._pending for u in update_ids):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._answered.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._answered.wait(), left)
+        for update_id in update_ids:
+            pending = self._pending.get(update_id)
+            if pending is not None and not pending.recorded and pending.recording is None:
+                await self._record(update_id, pending)
+
+    async def _record(self, update_id: int, pending: _Pending) -> None:
+        pending.recording = asyncio.get_running_loop().create_future()
         try:
-            await self.journal.record(self.source, update_id, payload)
+            await self.journal.record(self.source, update_id, pending.payload())
+            pending.recorded = True
+            self.recorded += 1
         except Exception as exc:
             # Answering matters more than remembering: go on without the journal.
             self._metrics.error(NAME, "journal")
@@ -126,6 +182,9 @@ class Intake:
                     self._journal_failures,
                     exc,
                 )
+        finally:
+            pending.recording.set_result(None)
+            pending.recording = None
 
     async def replay(self) -> int:
         """Claim what is left unanswered in the journal and queue it; how many were queued."""
@@ -151,7 +210,7 @@ class Intake:
             if update is None:
                 await self._forget(entry.update_id)
                 continue
-            self._in_flight.add(entry.update_id)
+            self._pending[entry.update_id] = _Pending(entry.payload, recorded=True)
             await self.dispatcher.submit(chat_key(update), Taken(update, entry.update_id))
             queued += 1
         if queued:
@@ -169,12 +228,18 @@ class Intake:
         return self.read(data)
 
     async def done(self, update_id: int) -> None:
-        """The update was answered (or cannot be): forget it."""
-        self._in_flight.discard(update_id)
+        """The update was answered (or cannot be): forget it, in the journal too if it is there."""
+        pending = self._pending.pop(update_id, None)
         self._seen[update_id] = None
         if len(self._seen) > SEEN_UPDATES:
             self._seen.popitem(last=False)
-        await self._forget(update_id)
+        self._answered.set()
+        if pending is None:
+            return
+        if pending.recording is not None:
+            await asyncio.shield(pending.recording)
+        if pending.recorded:
+            await self._forget(update_id)
 
     async def _forget(self, update_id: int) -> None:
         try:
@@ -206,6 +271,7 @@ class Poller:
         allowed_updates: tuple[str, ...],
         metrics: Metrics,
         max_backoff: float = 30.0,
+        settle: float = 0.1,
     ) -> None:
         self._request = request
         self._url = url
@@ -214,6 +280,7 @@ class Poller:
         self._allowed = list(allowed_updates)
         self._metrics = metrics
         self._max_backoff = max_backoff
+        self._settle = settle
         self.offset: int | None = None
         # True from the first failed poll until the next good one.
         self.failing = False
@@ -238,8 +305,10 @@ class Poller:
                 continue
             self.journaling = True
             try:
-                for update, payload in updates:
-                    await self._intake.take(update, payload)
+                for update, data in updates:
+                    await self._intake.accept(update, data)
+                # Answered or journaled, each of them, before the next poll confirms them.
+                await self._intake.secure([update.update_id for update, _ in updates], self._settle)
             finally:
                 self.journaling = False
             # Only now, each update journaled: the next getUpdates confirms them to Telegram.
@@ -272,7 +341,7 @@ class Poller:
             )
         await asyncio.sleep(wait)
 
-    async def _fetch(self) -> tuple[list[tuple[Update, bytes]], int, int | None]:
+    async def _fetch(self) -> tuple[list[tuple[Update, dict[str, Any]]], int, int | None]:
         params: dict[str, Any] = {"timeout": self._timeout, "allowed_updates": self._allowed, "limit": 100}
         if self.offset is not None:
             params["offset"] = self.offset
@@ -298,10 +367,10 @@ class Poller:
         self.last_poll = time.monotonic()
         return self._updates(result)
 
-    def _updates(self, result: list[Any]) -> tuple[list[tuple[Update, bytes]], int, int | None]:
-        """The readable updates of a reply (each with the JSON to journal), how many were not,
-        and the offset that confirms them all."""
-        out: list[tuple[Update, bytes]] = []
+    def _updates(self, result: list[Any]) -> tuple[list[tuple[Update, dict[str, Any]]], int, int | None]:
+        """The readable updates of a reply (each with its JSON object, for the journal), how
+        many were not, and the offset that confirms them all."""
+        out: list[tuple[Update, dict[str, Any]]] = []
         unreadable = 0
         offset = self.offset
         for data in result:
@@ -313,7 +382,7 @@ class Poller:
             offset = max(offset or 0, update_id + 1)
             update = self._intake.read(data)
             if update is not None:
-                out.append((update, json.dumps(data, ensure_ascii=False).encode("utf-8", "replace")))
+                out.append((update, data))
         return out, unreadable, offset
 
     async def confirm(self, within: float = 2.0) -> None:
