@@ -264,9 +264,12 @@ async def test_a_signed_interaction_the_bot_cannot_read_gets_the_apology(
         assert answer["data"]["flags"] & EPHEMERAL
 
 
-async def test_a_lone_surrogate_in_a_query_is_answered(endpoint: DiscordInteractionsAdapter) -> None:
-    slash = PAYLOADS.slash("http", {"query": "caf"})
-    body = json.dumps(slash).replace('"caf"', '"caf\\ud800"').encode()
+@pytest.mark.parametrize("query", ["xyzzy \\ud800 plugh", "\\udfff", "404 \\ud83d"])
+async def test_a_lone_surrogate_in_a_query_is_answered_not_apologised_for(
+    endpoint: DiscordInteractionsAdapter, query: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    slash = PAYLOADS.slash("http", {"query": "QUERY"})
+    body = json.dumps(slash).replace('"QUERY"', f'"{query}"').encode()
     async with (
         aiohttp.ClientSession() as session,
         session.post(endpoint.url, data=body, headers=_signed(body)) as response,
@@ -274,6 +277,8 @@ async def test_a_lone_surrogate_in_a_query_is_answered(endpoint: DiscordInteract
         assert response.status == 200
         answer = await response.json()
     assert answer["type"] == 4
+    assert "went wrong" not in json.dumps(answer)
+    _no_traceback(caplog)
 
 
 async def test_a_signed_body_nested_too_deep_is_a_bad_request(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -409,4 +410,44 @@ async def test_hostile_webhook_bodies_get_a_client_error(
         await emulator.wait_for(lambda: bool(emulator.replies_to(update)))
     finally:
         await adapter.stop()
-    assert not [r for r in caplog.records if r.exc_info or r.levelno >= 40]
+    assert not _bot_errors(caplog)
+
+
+async def test_a_lone_surrogate_in_a_message_is_answered_in_both_modes(
+    emulator: TelegramEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    def escaped(update: dict[str, Any]) -> bytes:
+        return json.dumps(update).replace("SURROGATE", "\\ud800").encode()
+
+    polled = emulator.message("/http xyzzy SURROGATE plugh", user=emulator.user(28_000), queue=False)
+    reply = {"ok": True, "result": [polled]}
+    emulator.raw_replies["getUpdates"] = [json.dumps(reply).replace("SURROGATE", "\\ud800").encode()]
+    adapter = TelegramAdapter(config_for(emulator), Service(_handler()), retry=PATIENT)
+    await adapter.start()
+    try:
+        await emulator.wait_for(lambda: bool(emulator.replies_to(polled)))
+    finally:
+        await adapter.stop()
+    adapter = TelegramAdapter(webhook_config(emulator), Service(_handler()), retry=PATIENT)
+    await adapter.start()
+    try:
+        pushed = emulator.message("/http SURROGATE 404", user=emulator.user(28_001), queue=False)
+        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(emulator.webhook["url"], data=escaped(pushed), headers=headers) as response,
+        ):
+            assert response.status == 200
+        await emulator.wait_for(lambda: bool(emulator.replies_to(pushed)))
+    finally:
+        await adapter.stop()
+    for update in (polled, pushed):
+        (sent,) = emulator.replies_to(update)
+        assert "went wrong" not in sent.text
+    assert not _bot_errors(caplog)
+
+
+def _bot_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """Tracebacks and errors logged by the bot (the emulator's own server logs as aiohttp.server,
+    the bot's listeners as bot.http.*)."""
+    return [r for r in caplog.records if (r.exc_info or r.levelno >= 40) and r.name != "aiohttp.server"]

@@ -38,6 +38,7 @@ from bot.platforms.discord.sync import (
 )
 from bot.redaction import RedactingFilter
 from bot.service import Service
+from bot.wire_text import scrub_json
 
 # Named as before the move into bot.platforms: operators filter log lines on it.
 log = logging.getLogger("bot.adapters.discord_gateway")
@@ -143,7 +144,8 @@ def invocation_from(interaction: discord.Interaction[Any]) -> Invocation:
     guild_locale = interaction.guild_locale
     return Invocation(
         type=interaction.type.value,
-        data=dict(interaction.data or {}),
+        # discord.py decoded the event's JSON: a lone surrogate escaped in it is repaired here.
+        data=scrub_json(dict(interaction.data or {})),
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
         locale=str(interaction.locale),

@@ -28,6 +28,7 @@ from bot.platforms.base import AdapterStartError
 from bot.platforms.discord.config import NAME, DiscordConfig
 from bot.platforms.discord.responder import PING, PONG, Invocation, Responder, encode_json
 from bot.service import Service
+from bot.wire_text import may_hold_surrogates, scrub_json
 
 # Named as before the move into bot.platforms: operators filter log lines on it.
 log = logging.getLogger("bot.adapters.discord_interactions")
@@ -133,6 +134,8 @@ class DiscordInteractionsAdapter:
             return _json({"error": "invalid request signature"}, 401)
         try:
             payload = json.loads(body)
+            if may_hold_surrogates(body):
+                payload = scrub_json(payload)
             kind = int(payload["type"])
         except (ValueError, TypeError, KeyError, IndexError, RecursionError):
             self._refusals.note("signed but malformed interaction (400)")

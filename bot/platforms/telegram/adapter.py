@@ -47,6 +47,7 @@ from bot.platforms.telegram.updates import (
 )
 from bot.redaction import RedactingFilter
 from bot.service import Service
+from bot.wire_text import may_hold_surrogates, scrub_json
 
 # Named as before the move into bot.platforms: operators filter log lines on it.
 log = logging.getLogger("bot.adapters.telegram_bot")
@@ -426,6 +427,9 @@ class TelegramAdapter:
         except (ValueError, RecursionError):
             self._refusals.note("body is not JSON (400)")
             return web.Response(status=400, text="body is not JSON")
+        if may_hold_surrogates(body):
+            data = scrub_json(data)
+            body = json.dumps(data, ensure_ascii=False).encode()
         update_id = data.get("update_id") if isinstance(data, dict) else None
         if not isinstance(update_id, int) or isinstance(update_id, bool):
             self._refusals.note("not an update (400)")

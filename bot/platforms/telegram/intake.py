@@ -34,6 +34,7 @@ from bot.platforms.telegram.config import NAME
 from bot.platforms.telegram.dispatch import ChatDispatcher
 from bot.platforms.telegram.transport import PollingRequest
 from bot.storage import UpdateJournal
+from bot.wire_text import may_hold_surrogates, scrub_json
 
 log = logging.getLogger("bot.adapters.telegram_bot")
 
@@ -353,6 +354,8 @@ class Poller:
             reply = json.loads(body)
         except (ValueError, RecursionError):
             raise PollError(f"HTTP {status}, and the body is not JSON") from None
+        if may_hold_surrogates(body):
+            reply = scrub_json(reply)
         if not isinstance(reply, dict):
             raise PollError(f"HTTP {status}, and the body is not a JSON object")
         if not reply.get("ok"):
