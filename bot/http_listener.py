@@ -199,23 +199,33 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     protocol = request.protocol
     state.busy.add(protocol)
     try:
-        if request.body_exists:
-            limits = state.limits
-            if request.content_length is not None and request.content_length > limits.max_body:
-                state.refusals.note("body too large", f"{request.content_length} bytes announced")
-                return _closing(web.Response(status=413, text="body too large"))
-            try:
-                async with asyncio.timeout(limits.body_timeout):
-                    await request.read()  # kept by aiohttp: the handler reads it from memory
-            except TimeoutError:
-                state.refusals.note("body not received in time", f"{limits.body_timeout:.0f} s")
-                return _closing(web.Response(status=408, text="request timeout"))
-            except web.HTTPRequestEntityTooLarge:
-                state.refusals.note("body too large", "over the limit while reading")
-                return _closing(web.Response(status=413, text="body too large"))
+        # A small body usually arrives with the headers: then there is nothing to wait for, and
+        # no timer to set (this runs for every request).
+        if request.body_exists and not request.content.is_eof():
+            refused = await _read_body(request, state)
+            if refused is not None:
+                return refused
         return await handler(request)
     finally:
         state.busy.discard(protocol)
+
+
+async def _read_body(request: web.Request, state: _State) -> web.Response | None:
+    """Read the rest of the body within ``body_timeout``; the refusal, if any."""
+    limits = state.limits
+    if request.content_length is not None and request.content_length > limits.max_body:
+        state.refusals.note("body too large", f"{request.content_length} bytes announced")
+        return _closing(web.Response(status=413, text="body too large"))
+    try:
+        async with asyncio.timeout(limits.body_timeout):
+            await request.read()  # kept by aiohttp: the handler reads it from memory
+    except TimeoutError:
+        state.refusals.note("body not received in time", f"{limits.body_timeout:.0f} s")
+        return _closing(web.Response(status=408, text="request timeout"))
+    except web.HTTPRequestEntityTooLarge:
+        state.refusals.note("body too large", "over the limit while reading")
+        return _closing(web.Response(status=413, text="body too large"))
+    return None
 
 
 def _closing(response: web.Response) -> web.Response:
