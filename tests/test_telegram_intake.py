@@ -28,7 +28,7 @@ from bot.platforms.telegram.delivery import RetryPolicy
 from bot.platforms.telegram.dispatch import ChatDispatcher
 from bot.runtime import Runtime
 from bot.service import Service
-from bot.storage import MemoryJournal, SqliteJournal, SqlitePreferences
+from bot.storage import JournalEntry, MemoryJournal, SqliteJournal, SqlitePreferences
 from handlers import Handler, load
 
 from support.telegram_emulator import BOT_ID, Faults, TelegramEmulator, free_port
@@ -89,7 +89,8 @@ async def test_a_flood_limited_chat_a_slow_api_call_and_a_locked_store_delay_no_
     emulator: TelegramEmulator, tmp_path: Path
 ) -> None:
     path = tmp_path / "prefs.sqlite3"
-    service = Service(_handler(), prefs=SqlitePreferences(path))
+    # Preferences and journal in one file, as run opens them: the lock below holds both.
+    service = Service(_handler(), prefs=SqlitePreferences(path), journal=SqliteJournal(path))
     adapter = TelegramAdapter(config_for(emulator), service, retry=PATIENT, drain_timeout=0.5)
     await adapter.start()
     lock = sqlite3.connect(path, isolation_level=None)
@@ -118,6 +119,7 @@ async def test_a_flood_limited_chat_a_slow_api_call_and_a_locked_store_delay_no_
         lock.close()
         await adapter.stop()
         await service.prefs.close()
+        await service.journal.close()
 
 
 async def test_messages_of_one_chat_are_answered_in_order(emulator: TelegramEmulator) -> None:
@@ -262,6 +264,25 @@ async def test_an_update_that_keeps_failing_is_dropped_from_the_journal(emulator
         assert poison["update_id"] not in left
     finally:
         await adapter.stop()
+
+
+async def test_stop_waits_for_journal_calls_still_running_in_their_thread(emulator: TelegramEmulator) -> None:
+    # The runtime closes the store once the adapters have stopped: a SQLite call still running
+    # in its thread then would use a closed connection (the process crashed with SIGSEGV).
+    class SlowClaims(MemoryJournal):
+        finished = False
+
+        async def claim(self, source: str, owner: str, limit: int, lease: float) -> list[JournalEntry]:
+            await asyncio.to_thread(time.sleep, 0.5)
+            self.finished = True
+            return await super().claim(source, owner, limit, lease)
+
+    journal = SlowClaims()
+    adapter = TelegramAdapter(config_for(emulator), Service(_handler(), journal=journal), retry=PATIENT)
+    await adapter.start()
+    await asyncio.sleep(0.05)  # the start-up claim is running
+    await adapter.stop()
+    assert journal.finished
 
 
 # ---- a polling loop that survives bad replies ---------------------------------------------------

@@ -346,6 +346,8 @@ class TelegramAdapter:
         finally:
             if app is not None:
                 await self._close(app)
+            if self._intake is not None and not await self._intake.quiesce(3.0):
+                log.warning("telegram: journal calls still running after 3 s")
             self._redactor.detach()
 
     async def _stop_intake(self) -> None:

@@ -23,9 +23,9 @@ import socket
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram import Update
 
@@ -37,6 +37,7 @@ from bot.storage import UpdateJournal
 from bot.wire_text import may_hold_surrogates, scrub_json
 
 log = logging.getLogger("bot.adapters.telegram_bot")
+T = TypeVar("T")
 
 # Names this process in journal claims: a restarted adapter in the same process takes back what
 # its predecessor had claimed at once; another process waits for the lease to run out.
@@ -116,6 +117,9 @@ class Intake:
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._answered = asyncio.Event()
         self._journal_failures = 0
+        self._slow_journal = 0
+        self._writes: set[asyncio.Task[None]] = set()
+        self._calls: set[asyncio.Future[Any]] = set()
         # Journal writes so far (for tests and the bench: most updates should need none).
         self.recorded = 0
 
@@ -149,10 +153,13 @@ class Intake:
         self._pending[update_id] = _Pending(data)
         await self.dispatcher.submit(chat_key(update), Taken(update, update_id))
 
-    async def secure(self, update_ids: list[int], settle: float) -> None:
+    async def secure(self, update_ids: list[int], settle: float, journal_wait: float = 0.25) -> None:
         """Give these updates up to ``settle`` seconds to be answered, then journal the others.
 
-        Once this returns, each of them is answered or journaled: Telegram may forget them.
+        Once this returns, each of them is answered or journaled, so Telegram may forget them;
+        unless the journal takes longer than ``journal_wait`` (a locked or failing store): then
+        the writes go on in the background and polling goes on without them, answering being
+        worth more than remembering.
         """
         deadline = time.monotonic() + settle
         while any(u in self._pending for u in update_ids):
@@ -162,15 +169,58 @@ class Intake:
             self._answered.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._answered.wait(), left)
+        writes = []
         for update_id in update_ids:
             pending = self._pending.get(update_id)
             if pending is not None and not pending.recorded and pending.recording is None:
-                await self._record(update_id, pending)
+                writes.append(self._start_record(update_id, pending))
+        if not writes:
+            return
+        _, late = await asyncio.wait(writes, timeout=journal_wait)
+        if late:
+            self._metrics.error(NAME, "journal")
+            self._slow_journal += 1
+            if self._slow_journal == 1 or self._slow_journal % 100 == 0:
+                log.warning(
+                    "telegram: the update journal is slow (%d time(s)); polling goes on while"
+                    " %d update(s) are still being written",
+                    self._slow_journal,
+                    len(late),
+                )
+
+    def _start_record(self, update_id: int, pending: _Pending) -> asyncio.Task[None]:
+        # Marked now, not when the task first runs: done() must know to wait for the write.
+        pending.recording = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(self._record(update_id, pending), name="telegram-journal-write")
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+        return task
+
+    async def quiesce(self, within: float) -> bool:
+        """Wait (``within`` seconds at most) for every journal call still running; ``True``
+        when none is left.
+
+        Journal calls are never cancelled: a store that works in a thread (SQLite) goes on
+        working after its caller is cancelled, and the store must not be closed under it.
+        """
+        calls = self._writes | self._calls
+        if calls:
+            await asyncio.wait(calls, timeout=within)
+        return not (self._writes or self._calls)
+
+    def _shielded(self, work: Coroutine[Any, Any, T]) -> Awaitable[T]:
+        """Run a journal call as a task of its own, which cancelling the caller does not stop."""
+        task = asyncio.ensure_future(work)
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+        return asyncio.shield(task)
 
     async def _record(self, update_id: int, pending: _Pending) -> None:
-        pending.recording = asyncio.get_running_loop().create_future()
+        if pending.recording is None:
+            pending.recording = asyncio.get_running_loop().create_future()
+        recording = pending.recording
         try:
-            await self.journal.record(self.source, update_id, pending.payload())
+            await self._shielded(self.journal.record(self.source, update_id, pending.payload()))
             pending.recorded = True
             self.recorded += 1
         except Exception as exc:
@@ -184,13 +234,16 @@ class Intake:
                     exc,
                 )
         finally:
-            pending.recording.set_result(None)
             pending.recording = None
+            if not recording.done():
+                recording.set_result(None)
 
     async def replay(self) -> int:
         """Claim what is left unanswered in the journal and queue it; how many were queued."""
         try:
-            entries = await self.journal.claim(self.source, self.owner, self.claim_limit, self.lease)
+            entries = await self._shielded(
+                self.journal.claim(self.source, self.owner, self.claim_limit, self.lease)
+            )
         except Exception as exc:
             self._metrics.error(NAME, "journal")
             log.error("telegram: cannot read the update journal: %s", exc)
@@ -244,7 +297,7 @@ class Intake:
 
     async def _forget(self, update_id: int) -> None:
         try:
-            await self.journal.done(self.source, update_id)
+            await self._shielded(self.journal.done(self.source, update_id))
         except Exception as exc:
             self._metrics.error(NAME, "journal")
             log.warning("telegram: cannot mark update %s answered in the journal: %s", update_id, exc)
