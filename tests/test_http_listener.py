@@ -140,6 +140,27 @@ def test_refusals_are_logged_at_most_once_per_interval(caplog: pytest.LogCapture
     assert refusals.counts == {"refused": 52, "other kind": 1}
 
 
+async def test_running_out_of_descriptors_is_one_line_per_interval_not_one_per_attempt(
+    listener: HttpListener, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="asyncio")
+    asyncio_log = logging.getLogger("asyncio")
+    for _ in range(100):
+        # What asyncio logs each time accept() fails with EMFILE, traceback included.
+        try:
+            raise OSError(24, "Too many open files")
+        except OSError as exc:
+            asyncio_log.error(
+                "socket.accept() out of system resource",
+                exc_info=exc,
+                extra={"socket": None},
+            )
+    lines = [r for r in caplog.records if r.name == "asyncio"]
+    assert len(lines) == 1
+    assert lines[0].levelno == logging.WARNING and lines[0].exc_info is None
+    assert "out of file descriptors" in lines[0].getMessage()
+
+
 # ---- the whole process under a flood -----------------------------------------------------------
 
 FLOOD = 300
