@@ -153,22 +153,33 @@ class Intake:
         self._pending[update_id] = _Pending(data)
         await self.dispatcher.submit(chat_key(update), Taken(update, update_id))
 
-    async def secure(self, update_ids: list[int], settle: float, journal_wait: float = 0.25) -> None:
-        """Give these updates up to ``settle`` seconds to be answered, then journal the others.
+    async def secure(
+        self, update_ids: list[int], settle: float, *, longest: float = 1.0, journal_wait: float = 0.25
+    ) -> None:
+        """Let these updates be answered while answers keep coming (one at least every
+        ``settle`` seconds, ``longest`` seconds in all), then journal those still unanswered.
 
-        Once this returns, each of them is answered or journaled, so Telegram may forget them;
+        A batch of quick answers is thus never written, however long the batch; an update held
+        up (a flood wait, a slow call) is written after ``settle`` seconds without progress.
+        Once this returns, each update is answered or journaled, so Telegram may forget them;
         unless the journal takes longer than ``journal_wait`` (a locked or failing store): then
         the writes go on in the background and polling goes on without them, answering being
         worth more than remembering.
         """
-        deadline = time.monotonic() + settle
-        while any(u in self._pending for u in update_ids):
-            left = deadline - time.monotonic()
-            if left <= 0:
+        began = time.monotonic()
+        progress = began
+        left = sum(1 for u in update_ids if u in self._pending)
+        while left:
+            now = time.monotonic()
+            until = min(progress + settle, began + longest)
+            if now >= until:
                 break
             self._answered.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._answered.wait(), left)
+                await asyncio.wait_for(self._answered.wait(), until - now)
+            still = sum(1 for u in update_ids if u in self._pending)
+            if still < left:
+                progress, left = time.monotonic(), still
         writes = []
         for update_id in update_ids:
             pending = self._pending.get(update_id)
