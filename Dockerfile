@@ -1,25 +1,39 @@
 # http-status-bot: one process serving Discord and Telegram.
 #
 #   docker build -t http-status-bot .
-#   docker run --rm -e BOT_TELEGRAM_ENABLED=true -e TELEGRAM_BOT_TOKEN=... http-status-bot
-#   docker run --rm -v "$PWD/config.toml:/config/config.toml:ro" -e TELEGRAM_BOT_TOKEN=... \
-#       -p 9090:9090 --stop-timeout 15 http-status-bot
+#   docker run -d --restart unless-stopped -e BOT_TELEGRAM_ENABLED=true -e TELEGRAM_BOT_TOKEN=... \
+#       http-status-bot
+#   docker run -d --restart unless-stopped -v "$PWD/config.toml:/config/config.toml:ro" \
+#       -e TELEGRAM_BOT_TOKEN=... -p 9090:9090 --stop-timeout 15 http-status-bot
+#
+# A restart policy matters: `run` exits 1 when a platform cannot be reached at start (a network
+# outage), and only the container engine starts it again.
 #
 # Configuration: the file named by BOT_CONFIG (mount yours over /config/config.toml; the one
 # shipped here is config.example.toml, every key at its default) and the environment
 # (secrets and BOT_<SECTION>_<KEY> overrides, which win over the file). See README.md.
-FROM python:3.12-slim
+# The Python CI tests with (the machine's 3.11), pinned by digest: a rebuild gets the same base.
+FROM python:3.11.7-slim-bookworm@sha256:d11b9bd5e49ea7401753d78f4d3b56f3aec952b85b49bcae88981f0452818e0b
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
 
-# Runtime dependencies only: the package and what pyproject.toml lists, no test extra, no cache.
+# Runtime dependencies only (no test extra, no cache), in a layer of their own: it is rebuilt
+# when pyproject.toml changes, not on every change to the code. They are read from the
+# project's metadata, so there is no second list to keep in step.
+COPY pyproject.toml /tmp/deps/
+RUN python -c "import tomllib; print(*tomllib.load(open('/tmp/deps/pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
+        > /tmp/deps/requirements.txt \
+    && pip install --no-cache-dir -r /tmp/deps/requirements.txt \
+    && rm -rf /tmp/deps
+
+# Then the code, without touching the dependencies installed above.
 COPY pyproject.toml README.md /tmp/src/
 COPY bot /tmp/src/bot
 COPY handlers /tmp/src/handlers
-RUN pip install --no-cache-dir /tmp/src && rm -rf /tmp/src
+RUN pip install --no-cache-dir --no-deps /tmp/src && rm -rf /tmp/src
 
 COPY config.example.toml /config/config.toml
 

@@ -9,6 +9,10 @@ own peak RSS. For every round and scenario the bare bot and ours are fed the sam
 * ``command``: ``/http <code>`` in private chats, codes cycling through the catalogue;
 * ``inline``: inline word searches (``not found``, ``too many requests``...).
 
+"http-status-bot" runs with the in-memory update journal (what the adapter costs by itself);
+"journaled" is the same bot with the SQLite journal ``run`` uses (each update written, with an
+fsync, before Telegram is told it arrived, and deleted once answered).
+
 Throughput is measured by the emulator, from the first update handed out by ``getUpdates`` to
 the last answer received. Our bot also reports the time spent inside the shared handler
 (``service.answer``/``service.suggest``, perf_counter around each call) and the CPU time its
@@ -25,6 +29,7 @@ import platform
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -125,10 +130,15 @@ async def _child(kind: str, base_url: str, token: str) -> None:
             return items
 
     stop: Any
-    if kind == "ours":
+    if kind in ("ours", "journaled"):
         handler = Handler(load())
         config = TelegramConfig(enabled=True, token=token, api_base_url=base_url, poll_timeout=10)
-        adapter = TelegramAdapter(config, TimedService(handler), register_commands=False)
+        service = TimedService(handler)
+        if kind == "journaled":
+            from bot.storage import SqliteJournal
+
+            service.journal = SqliteJournal(Path(tempfile.mkdtemp(prefix="bench-")) / "journal.sqlite3")
+        adapter = TelegramAdapter(config, service, register_commands=False)
         await adapter.start()
         stop = adapter.stop
     elif kind == "bare":
@@ -176,7 +186,7 @@ async def _child(kind: str, base_url: str, token: str) -> None:
             assert update.inline_query is not None
             await update.inline_query.answer(articles)
 
-    if kind != "ours":
+    if kind not in ("ours", "journaled"):
         app = ApplicationBuilder().token(token).base_url(base_url).job_queue(None).build()
         app.add_handler(CommandHandler("http", reply))
         app.add_handler(InlineQueryHandler(inline))
@@ -310,13 +320,13 @@ async def _conduct(count: int, rounds: int) -> None:
     try:
         for number in range(rounds):
             for scenario in ("command", "inline"):
-                kinds = ("bare", "card", "ours")
-                for kind in kinds[number % 3 :] + kinds[: number % 3]:
+                kinds = ("bare", "card", "ours", "journaled")
+                for kind in kinds[number % 4 :] + kinds[: number % 4]:
                     async with Run(emu, kind) as run:
                         report = await run.measure(scenario, count, codes)
                     results.setdefault((scenario, kind), []).append(report)
                     print(
-                        f"  round {number + 1} {scenario:<7} {kind:<4} {report['rate']:7.1f} updates/s"
+                        f"  round {number + 1} {scenario:<7} {kind:<9} {report['rate']:7.1f} updates/s"
                         f"  cpu {report['cpu_ms_per_update']:.2f} ms/update",
                         flush=True,
                     )
@@ -328,7 +338,12 @@ async def _conduct(count: int, rounds: int) -> None:
         f"python {platform.python_version()}, {os.cpu_count()} CPU(s), load average "
         f"{os.getloadavg()[0]:.2f}; emulator in this process, each bot in its own"
     )
-    names = {"bare": "bare PTB bot", "card": "PTB bot, same payloads", "ours": "http-status-bot"}
+    names = {
+        "bare": "bare PTB bot",
+        "card": "PTB bot, same payloads",
+        "ours": "http-status-bot",
+        "journaled": "  with the SQLite journal",
+    }
     for scenario, label, call in (
         ("command", "/http <code>", "service.answer"),
         ("inline", "inline word search", "service.suggest"),
@@ -353,6 +368,10 @@ async def _conduct(count: int, rounds: int) -> None:
             f" {cpu['bare'] / cpu['ours']:.2f} by CPU per update   (target >= 0.90)"
         )
         print(
+            f"  journaled/ours  {rate['journaled'] / rate['ours']:.2f} by throughput,"
+            f" {cpu['ours'] / cpu['journaled']:.2f} by CPU per update"
+        )
+        print(
             f"  ours/same payloads  {rate['ours'] / rate['card']:.2f} by throughput,"
             f" {cpu['card'] / cpu['ours']:.2f} by CPU per update"
         )
@@ -372,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--updates", type=int, default=1000, help="measured updates per run")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (each runs every bot)")
-    parser.add_argument("--child", choices=("bare", "card", "ours"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("bare", "card", "ours", "journaled"), help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -11,8 +11,8 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Iterator, Sequence
+from typing import BinaryIO, TextIO
 
 from bot.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from bot.platforms.registry import operator_commands
@@ -117,18 +117,36 @@ def _write(reply: Reply, as_json: bool, out: TextIO) -> None:
         out.flush()
 
 
+def lines_of(stdin: TextIO) -> Iterator[str]:
+    """Standard input line by line, each decoded as UTF-8 on its own with replacement characters:
+    one line in another encoding (a Latin-1 log line) costs nothing to the lines around it."""
+    raw: BinaryIO | None = getattr(stdin, "buffer", None)
+    if raw is None:  # already text (tests, an embedding program)
+        yield from stdin
+        return
+    for line in raw:
+        yield line.decode("utf-8", "replace")
+
+
+def from_argv(text: str) -> str:
+    """A command-line argument as text: bytes the locale could not decode (kept by Python as
+    lone surrogates) become replacement characters."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _ask(args: argparse.Namespace, handler: Handler, stdin: TextIO, out: TextIO) -> int:
     langs = (args.lang, env_locale())
     if args.lang and handler.supported(args.lang) is None:
         sys.stderr.write(f"unknown language {args.lang!r}; available: {', '.join(handler.languages)}\n")
         return EXIT_USAGE
     if args.query == ["-"]:
-        for line in stdin:
+        for line in lines_of(stdin):
             _write(handler.answer(_ask_request(line.rstrip("\r\n"), langs)), args.json, out)
             if not args.json:
                 out.write("\n")
         return EXIT_OK
-    _write(handler.answer(_ask_request(" ".join(args.query), langs)), args.json, out)
+    query = " ".join(from_argv(word) for word in args.query)
+    _write(handler.answer(_ask_request(query, langs)), args.json, out)
     return EXIT_OK
 
 
@@ -153,6 +171,26 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, out: Te
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    try:
+        return _dispatch(args, stdin, out)
+    except BrokenPipeError:
+        # The reader went away (``| head -1``): what it read is all it wanted.
+        _detach_stdout()
+        return EXIT_OK
+
+
+def _detach_stdout() -> None:
+    """Point standard output at /dev/null, so that the interpreter's final flush does not
+    report the broken pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (an embedding program, a test)
+        pass
+
+
+def _dispatch(args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
     if getattr(args, "operator", False):
         from bot.commands import run_command
 
@@ -167,17 +205,11 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None, out: Te
         sys.stderr.write(f"catalogue error: {exc}\n")
         return EXIT_FAILURE
     if args.command == "ask":
-        try:
-            return _ask(args, handler, stdin, out)
-        except BrokenPipeError:
-            return EXIT_OK
+        return _ask(args, handler, stdin, out)
     if args.command == "logs":
         from bot.logs_command import run_logs
 
-        try:
-            return run_logs(args, handler, stdin, out, env_locale())
-        except BrokenPipeError:
-            return EXIT_OK
+        return run_logs(args, handler, stdin, out, env_locale())
     from bot.platforms.console.adapter import run_console
 
     return run_console(handler, lang=args.lang, locale=env_locale())

@@ -164,17 +164,19 @@ def _describe(hint: Any) -> str:
     return names.get(hint, str(hint))
 
 
-def _coerce(section: str, key: str, hint: Any, value: Any) -> Any:
+def _coerce(section: str, key: str, hint: Any, value: Any, secret: bool = False) -> Any:
     where = f"[{section}] {key}"
+    # A secret given with the wrong type is still a secret: its value is never repeated.
+    shown = f"a value of type {type(value).__name__} (not shown: a secret)" if secret else repr(value)
     origin = get_origin(hint)
     if origin is Literal:
         if value in get_args(hint):
             return value
-        raise ConfigError(f"{where} must be {_describe(hint)}, not {value!r}")
+        raise ConfigError(f"{where} must be {_describe(hint)}, not {shown}")
     if origin is list:
         (inner,) = get_args(hint)
         if not isinstance(value, list):
-            raise ConfigError(f"{where} must be {_describe(hint)}, not {value!r}")
+            raise ConfigError(f"{where} must be {_describe(hint)}, not {shown}")
         return [_coerce(section, key, inner, v) for v in value]
     if origin in (Union, types.UnionType):
         raise ConfigError(f"{where}: unsupported type")
@@ -184,15 +186,15 @@ def _coerce(section: str, key: str, hint: Any, value: Any) -> Any:
     elif hint is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        # Snowflakes are often pasted as strings.
-        if isinstance(value, str) and value.isascii() and value.isdigit():
+        # Discord IDs (snowflakes) are often pasted as strings; other numbers are typed strictly.
+        if key.endswith(("_id", "_ids")) and isinstance(value, str) and value.isascii() and value.isdigit():
             return int(value)
     elif hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
     elif hint is str and isinstance(value, str):
         return value
-    raise ConfigError(f"{where} must be {_describe(hint)}, not {value!r}")
+    raise ConfigError(f"{where} must be {_describe(hint)}, not {shown}")
 
 
 def _section(name: str, cls: type[Any], raw: Any) -> Any:
@@ -205,7 +207,8 @@ def _section(name: str, cls: type[Any], raw: Any) -> Any:
             close = difflib.get_close_matches(key, known, n=1)
             guess = f"did you mean {close[0]}? " if close else ""
             raise ConfigError(f"unknown key [{name}] {key} ({guess}known: {', '.join(sorted(known))})")
-    values = {key: _coerce(name, key, hints[key], value) for key, value in raw.items()}
+    secret_keys = {secret.key for secret in _secrets_of(cls)}
+    values = {key: _coerce(name, key, hints[key], value, key in secret_keys) for key, value in raw.items()}
     for secret in _secrets_of(cls):
         # Secrets pasted with a trailing newline (``$(cat token.txt)``) fail authentication
         # in ways that are hard to recognise.
@@ -260,10 +263,34 @@ def _env_overrides(section: str, cls: type[Any], env: Mapping[str, str]) -> dict
     return out
 
 
+# BOT_ variables that are not overrides of a key.
+_NOT_OVERRIDES = frozenset({"BOT_CONFIG"})
+
+
+def _check_env_names(classes: Mapping[str, type[Any]], env: Mapping[str, str]) -> None:
+    """A ``BOT_<SECTION>_<KEY>`` variable naming no key is an error, as a typo in the file is."""
+    known = {env_name(name, f.name) for name, cls in classes.items() for f in fields(cls)}
+    # Secrets set by their own variable, and the file variants of those (BOT_STORAGE_URL_FILE).
+    secrets_env = set(secret_env())
+    known_extra = secrets_env | {f"{v}_FILE" for v in secrets_env}
+    for variable in sorted(env):
+        if not variable.startswith("BOT_") or variable in known or variable in _NOT_OVERRIDES:
+            continue
+        if variable in known_extra:
+            continue
+        close = difflib.get_close_matches(variable, known, n=1)
+        guess = f"did you mean {close[0]}? " if close else ""
+        raise ConfigError(
+            f"unknown variable {variable} ({guess}BOT_<SECTION>_<KEY> overrides a key of the file;"
+            " check-config lists them)"
+        )
+
+
 def parse(raw: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Config:
     """Build and validate a :class:`Config` from parsed TOML and the environment."""
     env = os.environ if environ is None else environ
     classes = _section_classes()
+    _check_env_names(classes, env)
     for name in raw:
         if name not in classes:
             close = difflib.get_close_matches(name, classes, n=1)
@@ -360,6 +387,11 @@ def load(path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None 
             raise ConfigError(f"configuration file not found: {chosen}") from None
         except OSError as exc:
             raise ConfigError(f"cannot read {chosen}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{chosen} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start});"
+                " save it as UTF-8"
+            ) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{chosen} is not valid TOML: {exc}") from None
     return parse(raw, env)

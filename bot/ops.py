@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.http_listener import HttpListener, ListenerLimits, new_app
 from bot.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class OpsServer:
         stopping: Callable[[], bool] = lambda: False,
         storage: StorageSource | None = None,
         storage_required: bool = False,
+        limits: ListenerLimits | None = None,
     ) -> None:
         self._listen = listen
         self._port = port
@@ -67,14 +69,13 @@ class OpsServer:
         self._stopping = stopping
         self._storage = storage
         self._storage_required = storage_required
-        self._runner: web.AppRunner | None = None
+        self._limits = limits or ListenerLimits(max_body=4096)
+        self._listener: HttpListener | None = None
 
     @property
     def port(self) -> int:
         """The port actually listened on (useful with port 0)."""
-        if self._runner is None or not self._runner.addresses:
-            return self._port
-        return int(self._runner.addresses[0][1])
+        return self._port if self._listener is None else self._listener.port
 
     @property
     def url(self) -> str:
@@ -83,7 +84,7 @@ class OpsServer:
         return f"http://{host}:{self.port}"
 
     def _app(self) -> web.Application:
-        app = web.Application()
+        app = new_app("ops server", self._limits)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics_page)
         return app
@@ -105,19 +106,13 @@ class OpsServer:
 
     async def start(self) -> None:
         """Listen; raises ``OSError`` when the address is taken."""
-        # No access log: probes every few seconds would drown the lines that matter.
-        runner = web.AppRunner(self._app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, self._listen, self._port).start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
+        listener = HttpListener(self._app(), self._listen, self._port, shutdown_timeout=1.0)
+        await listener.start()
+        self._listener = listener
         log.info("ops server listening on %s (/healthz, /metrics)", self.url)
 
     async def stop(self) -> None:
         """Stop listening and close open connections."""
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
+        if self._listener is not None:
+            listener, self._listener = self._listener, None
+            await listener.stop()

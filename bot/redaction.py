@@ -13,11 +13,19 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import traceback
 import urllib.parse
 from collections.abc import Iterable
 
 REDACTED = "***"
+# Short-lived credentials no configuration knows: Discord's interaction tokens (valid 15 minutes,
+# enough to post in the user's name), in callback and webhook URLs and in gateway events that
+# discord.py logs at DEBUG.
+_PATTERNS = (
+    re.compile(r"(/(?:interactions|webhooks)/\d+/)[A-Za-z0-9_.\-]{16,}"),
+    re.compile(r"""(['"]token['"]\s*:\s*['"])[A-Za-z0-9_.\-]{16,}"""),
+)
 
 
 def spellings(secret: str) -> set[str]:
@@ -45,16 +53,19 @@ class Redactor:
         self._forms = sorted(forms, key=len, reverse=True)
 
     def __bool__(self) -> bool:
+        """Whether any configured secret is known (the token patterns apply regardless)."""
         return bool(self._forms)
 
     def leaks(self, text: str) -> bool:
-        """Whether ``text`` holds any secret in any of its spellings."""
-        return any(form in text for form in self._forms)
+        """Whether ``text`` holds any secret in any of its spellings, or an interaction token."""
+        return any(form in text for form in self._forms) or any(p.search(text) for p in _PATTERNS)
 
     def __call__(self, text: str) -> str:
         for form in self._forms:
             if form in text:
                 text = text.replace(form, REDACTED)
+        for pattern in _PATTERNS:
+            text = pattern.sub(rf"\g<1>{REDACTED}", text)
         return text
 
 
@@ -87,8 +98,6 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         """Redact message, arguments, exception text and stack of ``record``."""
         redact = self.redact
-        if not redact:
-            return True
         try:
             message = record.getMessage()
         except Exception:  # a malformed record is the formatter's problem, not ours

@@ -18,8 +18,9 @@ class Service:
     handler: Handler
     metrics: Metrics = field(default_factory=Metrics)
     prefs: PreferenceStore = field(default_factory=MemoryPreferences)
-    default_lang: str = "en"
+    # Where adapters keep the updates they took until they are answered (see bot.storage.base).
     journal: UpdateJournal = field(default_factory=MemoryJournal)
+    default_lang: str = "en"
 
     def answer(self, request: Request) -> Reply:
         """The handler's reply, timed; a failure is counted and re-raised for the adapter."""

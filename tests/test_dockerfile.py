@@ -35,13 +35,39 @@ def _all(name: str) -> list[str]:
     return [rest for word, rest in _instructions() if word == name]
 
 
-def test_base_is_a_slim_python_that_the_project_supports() -> None:
+def test_base_is_a_pinned_slim_python_that_the_project_supports() -> None:
     (base,) = _all("FROM")
-    match = re.fullmatch(r"python:3\.(\d+)-slim(?:@sha256:[0-9a-f]{64})?", base)
+    # An exact release and a digest: two builds of one commit get the same base.
+    match = re.fullmatch(r"python:3\.(\d+)\.\d+-slim-\w+@sha256:[0-9a-f]{64}", base)
     assert match, base
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     requires = project["requires-python"]
     assert int(match.group(1)) >= int(requires.removeprefix(">=3."))
+
+
+def test_the_image_runs_the_python_ci_tests_with() -> None:
+    # CI runs the suite with the machine's python3 (.ci/run), that is the interpreter running
+    # this test: the image must use the same minor version.
+    (base,) = _all("FROM")
+    minor = re.match(r"python:3\.(\d+)", base)
+    assert minor, base
+    assert int(minor.group(1)) == sys.version_info.minor
+    assert "python3 -m venv" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_dependencies_are_installed_in_a_layer_of_their_own() -> None:
+    steps = _instructions()
+    code = next(i for i, (word, rest) in enumerate(steps) if word == "COPY" and rest.startswith("bot "))
+    installs = [i for i, (word, rest) in enumerate(steps) if word == "RUN" and "pip install" in rest]
+    assert installs and installs[0] < code, "dependencies must be installed before the code is copied"
+    before = [rest for word, rest in steps[:code] if word == "COPY"]
+    assert all(c.split()[0] == "pyproject.toml" for c in before[:1]), before
+    assert not any(c.split()[0] in ("bot", "handlers", ".") for c in before), before
+    # Installing the code afterwards must not reinstall (or upgrade) the dependencies.
+    after = [
+        rest for i, (word, rest) in enumerate(steps) if word == "RUN" and i > code and "pip install" in rest
+    ]
+    assert after and all("--no-deps" in rest for rest in after)
 
 
 def test_it_runs_as_a_non_root_user() -> None:
@@ -127,3 +153,14 @@ async def test_the_health_check_command_follows_healthz() -> None:
 def test_dockerignore_keeps_the_context_small_and_secret_free(pattern: str) -> None:
     lines = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
     assert pattern in lines
+
+
+def test_every_docker_run_in_the_readme_has_a_restart_policy() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    runs = [line for line in readme.splitlines() if line.lstrip().startswith("docker run")]
+    assert runs
+    assert all("--restart unless-stopped" in line for line in runs), runs
+    dockerfile_runs = [
+        line for line in (ROOT / "Dockerfile").read_text().splitlines() if "docker run" in line
+    ]
+    assert all("--restart unless-stopped" in line for line in dockerfile_runs), dockerfile_runs

@@ -481,6 +481,8 @@ async def test_a_send_that_keeps_failing_is_logged_and_the_bot_goes_on(
     await adapter.start()
     try:
         lost = emulator.message("/http 404", user=emulator.user(10_001))
+        # Chats are answered concurrently: let the failing one use up the script first.
+        await emulator.wait_for(lambda: len(emulator.calls_of("sendMessage")) == 5)
         later = emulator.message("/http 200", user=emulator.user(10_002))
         await answered(emulator, later)
     finally:
@@ -533,8 +535,10 @@ async def test_stop_is_bounded_when_replies_hang(emulator: TelegramEmulator, ser
     emulator.faults["sendMessage"] = Faults(delay=0.4)
     adapter = TelegramAdapter(config_for(emulator), service, retry=FAST_RETRY, drain_timeout=0.3)
     await adapter.start()
+    # One chat, so answered one after the other: most are still queued at the deadline.
+    user = emulator.user(13_000)
     for i in range(20):
-        emulator.message(f"/http {200 + i % 7}", user=emulator.user(13_000 + i))
+        emulator.message(f"/http {200 + i % 7}", user=user)
     await emulator.wait_for(lambda: bool(emulator.calls_of("sendMessage")))
     began = time.monotonic()
     await adapter.stop()

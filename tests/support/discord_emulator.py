@@ -529,6 +529,9 @@ class DiscordEmulator:
         self.check_payloads = check_payloads
         self.commands: dict[str | None, list[dict[str, Any]]] = {}
         self.callbacks: list[Callback] = []
+        # The next this many interaction callbacks are answered 429; their interaction ids.
+        self.callback_rate_limits = 0
+        self.rate_limited: list[str] = []
         self.problems: list[str] = []
         self.requests: list[tuple[str, str]] = []
         self.identifies: list[dict[str, Any]] = []
@@ -656,6 +659,17 @@ class DiscordEmulator:
 
     async def _callback(self, request: web.Request, interaction_id: str, token: str) -> web.Response:
         body, uploads = await self._body(request)
+        if self.callback_rate_limits:
+            # As Discord's edge answers a 429 that did not come through its proxy: no Via header.
+            self.callback_rate_limits -= 1
+            self.rate_limited.append(interaction_id)
+            wait = 0.2
+            return web.Response(
+                status=429,
+                body=json.dumps({"message": "You are being rate limited.", "retry_after": wait}).encode(),
+                headers={"Retry-After": str(wait)},
+                content_type="application/json",
+            )
         problems = self.callback_problems(body)
         if uploads:
             data = body.get("data") or {}
@@ -924,6 +938,12 @@ class DiscordEmulator:
         async with asyncio.timeout(within), self._connected:
             await self._connected.wait_for(live)
         return self._by_shard[shard]
+
+    async def send_raw(self, text: str, shard: int = 0) -> None:
+        """Send a frame as it is on a shard's connection (garbage, to test the client)."""
+        session = self._by_shard[shard]
+        assert session.ws is not None
+        await session.ws.send_str(text)
 
     async def disconnect(self, shard: int = 0, code: int = 4000) -> None:
         """Drop a shard's connection as Discord does on trouble (4000: resumable)."""

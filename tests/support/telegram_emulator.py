@@ -21,7 +21,9 @@ JSON-encoded) or one JSON body (what the adapter sends). The emulator
   (unknown fields, missing required fields, wrong nested objects; an uploaded file stands for an
   ``InputFile``);
 * injects faults on chosen methods: 429 with ``retry_after`` (and checks that the client waited),
-  502, connections reset before the request is processed, or after it was (a lost response).
+  502, connections reset before the request is processed, or after it was (a lost response);
+  holds one chat under flood control (:meth:`TelegramEmulator.flood`); answers raw bodies
+  (:attr:`TelegramEmulator.raw_replies`) that Telegram never would.
 
 Tests drive it with the factories (:meth:`TelegramEmulator.message`,
 :meth:`TelegramEmulator.inline_query`) and read what the bot sent in :attr:`sent` and
@@ -467,13 +469,15 @@ class Faults:
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
-        self._streak = 0
+        # Per chat: the bot answers chats concurrently, and the promise is per client retry loop.
+        self._streaks: dict[object, int] = {}
 
-    def next(self) -> str:
-        """The action for the next call."""
+    def next(self, key: object = None) -> str:
+        """The action for the next call (``key``: the chat it is for, if any)."""
+        streak = self._streaks.get(key, 0)
         if self.script:
             action = self.script.pop(0)
-            self._streak = self._streak + 1 if action != "ok" else 0
+            self._streaks[key] = streak + 1 if action != "ok" else 0
             return action
         action = "ok"
         roll = self._rng.random()
@@ -487,9 +491,9 @@ class Faults:
                 action = candidate
                 break
             roll -= chance
-        if action != "ok" and self._streak >= self.max_streak:
+        if action != "ok" and streak >= self.max_streak:
             action = "ok"
-        self._streak = self._streak + 1 if action != "ok" else 0
+        self._streaks[key] = streak + 1 if action != "ok" else 0
         return action
 
 
@@ -611,6 +615,9 @@ class TelegramEmulator:
         self.violations: list[str] = []
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.faults: dict[str, Faults] = {}
+        # Bodies answered (with status 200) instead of the real result, one per call, first
+        # in first out: a proxy or a bug returning what Telegram never would.
+        self.raw_replies: dict[str, list[bytes]] = {}
         self.admins: dict[int, set[int]] = {}
         self.owners: dict[int, int] = {}
         self.webhook: dict[str, Any] = {}
@@ -625,7 +632,9 @@ class TelegramEmulator:
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._arrived = asyncio.Event()
         self._changed = asyncio.Event()
-        self._flood_until: dict[str, float] = {}
+        self._flood_until: dict[tuple[str, Any], float] = {}
+        # (method, chat) pairs held under flood control by flood(): retrying early is expected.
+        self.flooded: set[tuple[str, Any]] = set()
         self._runner: web.AppRunner | None = None
         self._closing = False
 
@@ -683,8 +692,13 @@ class TelegramEmulator:
         if self.validate and self.spec is not None:
             for problem in self.spec.check_method(method, params):
                 self.violations.append(f"spec: {problem}")
+        raw = self.raw_replies.get(method)
+        if raw:
+            call.outcome = "raw"
+            return web.Response(body=raw.pop(0), content_type="application/json")
         faults = self.faults.get(method)
-        action = faults.next() if faults else "ok"
+        chat = params.get("chat_id")
+        action = faults.next(chat) if faults else "ok"
         if faults and faults.delay:
             await asyncio.sleep(faults.delay)
         if action != "ok":
@@ -693,14 +707,16 @@ class TelegramEmulator:
             return self._reset(request)
         if action == "502":
             return _error(502, "Bad Gateway")
-        flood = self._flood_until.get(method, 0.0)
+        # Telegram limits sends per chat (and per bot, far above what tests send).
+        flood_key = (method, chat)
+        flood = self._flood_until.get(flood_key, 0.0)
         now = time.monotonic()
         if action == "429" or now < flood:
-            if now < flood - 0.05:
+            if now < flood - 0.05 and flood_key not in self.flooded:
                 self.violations.append(f"{method}: retried {flood - now:.2f} s before retry_after elapsed")
             wait = faults.retry_after if faults and action == "429" else max(1, round(flood - now))
             if action == "429":
-                self._flood_until[method] = now + wait
+                self._flood_until[flood_key] = now + wait
             call.outcome = "429"
             return _error(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
         response: web.StreamResponse = await handler(params)
@@ -1094,6 +1110,13 @@ class TelegramEmulator:
             chat["is_forum"] = True
         self._chats[chat_id] = chat
         return chat
+
+    def flood(self, chat_id: int, seconds: float, method: str = "sendMessage") -> None:
+        """Answer every ``method`` call for ``chat_id`` with 429 for ``seconds`` (a chat that
+        Telegram rate-limits), each 429 giving the time left."""
+        key = (method, chat_id)
+        self._flood_until[key] = time.monotonic() + seconds
+        self.flooded.add(key)
 
     def push(self, update: dict[str, Any]) -> dict[str, Any]:
         """Queue an update for getUpdates."""

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from typing import Any, TypeAlias
 
 import aiohttp
@@ -25,9 +26,10 @@ from discord.ext import commands
 
 from bot.platforms.base import AdapterStartError, redacted_values
 from bot.platforms.discord.config import NAME, DiscordConfig
+from bot.platforms.discord.errors import describe_failure, describe_response
 from bot.platforms.discord.logs import DiscordLogs
 from bot.platforms.discord.render import EPHEMERAL
-from bot.platforms.discord.responder import AUTOCOMPLETE_RESULT, Invocation, Responder
+from bot.platforms.discord.responder import AUTOCOMPLETE_RESULT, Invocation, Prepared, Responder
 from bot.platforms.discord.sync import (
     REDACTED_LOGGERS,
     CommandSyncError,
@@ -37,11 +39,15 @@ from bot.platforms.discord.sync import (
 )
 from bot.redaction import RedactingFilter
 from bot.service import Service
+from bot.wire_text import scrub_json
 
 # Named as before the move into bot.platforms: operators filter log lines on it.
 log = logging.getLogger("bot.adapters.discord_gateway")
 
 AnyBot: TypeAlias = commands.Bot | commands.AutoShardedBot
+# Discord drops an interaction not answered within 3 s of its creation; keep a margin.
+ANSWER_WINDOW = 2.5
+CALLBACK_ATTEMPTS = 3
 
 
 class _DelegatingTree(app_commands.CommandTree[commands.Bot]):
@@ -130,12 +136,29 @@ def message_of(interaction: discord.Interaction[Any]) -> dict[str, Any] | None:
     }
 
 
+# A gateway sends a heartbeat acknowledgement every heartbeat interval (about 41 s): a connection
+# silent for this long is dead even if its socket looks open.
+_SILENT_FOR = 90.0
+
+
+def _recent(ws: Any) -> bool:
+    """Whether the gateway connection received anything lately.
+
+    discord.py keeps the time of the last frame in its keep-alive thread (``_last_recv``, a
+    private attribute: when a release renames it, this check is skipped rather than failing).
+    """
+    keep_alive = getattr(ws, "_keep_alive", None)
+    last = getattr(keep_alive, "_last_recv", None)
+    return not isinstance(last, float) or time.perf_counter() - last < _SILENT_FOR
+
+
 def invocation_from(interaction: discord.Interaction[Any]) -> Invocation:
     """The neutral view of a discord.py interaction (the same fields the HTTP payload gives)."""
     guild_locale = interaction.guild_locale
     return Invocation(
         type=interaction.type.value,
-        data=dict(interaction.data or {}),
+        # discord.py decoded the event's JSON: a lone surrogate escaped in it is repaired here.
+        data=scrub_json(dict(interaction.data or {})),
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
         locale=str(interaction.locale),
@@ -197,7 +220,7 @@ class DiscordGatewayAdapter:
         service: Service,
         *,
         sync_commands: bool | None = None,
-        login_timeout: float = 30.0,
+        login_timeout: float = 10.0,
         ready_timeout: float = 60.0,
     ) -> None:
         self._config = config
@@ -263,6 +286,7 @@ class DiscordGatewayAdapter:
         if self._sync:
             await self._register(bot)
         self._task = asyncio.create_task(bot.connect(reconnect=True), name="discord-gateway")
+        self._task.add_done_callback(self._gateway_ended)
         waiter = asyncio.create_task(self._ready.wait())
         try:
             done, _ = await asyncio.wait(
@@ -290,9 +314,11 @@ class DiscordGatewayAdapter:
                 "check [discord] token or DISCORD_BOT_TOKEN"
             ) from None
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise AdapterStartError(f"cannot reach the Discord API at {where}: {exc!r}") from None
+            reason = describe_failure(exc, f"{self._login_timeout:.0f} s")
+            raise AdapterStartError(f"cannot reach the Discord API at {where}: {reason}") from None
         except discord.HTTPException as exc:
-            raise AdapterStartError(f"the Discord API refused to log in: {exc.status} {exc.text}") from None
+            reason = describe_response(exc.status, str(exc.text))
+            raise AdapterStartError(f"the Discord API refused to log in: {reason}") from None
 
     async def _register(self, bot: AnyBot) -> None:
         guild = self._config.dev_guild_id or None
@@ -327,13 +353,31 @@ class DiscordGatewayAdapter:
         self._ready.clear()
 
     def connected(self) -> bool:
-        """Whether every shard this process runs has an open gateway connection."""
+        """Whether the gateway loop runs and every shard this process runs has an open,
+        recently heard-from connection."""
         bot = self._bot
-        if bot is None or bot.is_closed() or not bot.is_ready():
+        task = self._task
+        if bot is None or task is None or task.done() or bot.is_closed() or not bot.is_ready():
             return False
         if isinstance(bot, commands.AutoShardedBot):
-            return bool(bot.shards) and not any(shard.is_closed() for shard in bot.shards.values())
-        return bot.ws is not None and bot.ws.open
+            shards = bot.shards.values()
+            # A shard's connection hangs off its (private) parent; without it, no recency check.
+            return bool(shards) and all(
+                not s.is_closed() and _recent(getattr(getattr(s, "_parent", None), "ws", None))
+                for s in shards
+            )
+        return bot.ws is not None and bot.ws.open and _recent(bot.ws)
+
+    def _gateway_ended(self, task: asyncio.Task[None]) -> None:
+        """discord.py reconnects by itself on network trouble; anything else (a frame it cannot
+        parse) ends its loop for good. Say so once: connected() turns false and the runtime
+        replaces the adapter after [bot] restart_after."""
+        if task.cancelled() or self._bot is None:
+            return
+        exc = task.exception()
+        if exc is not None and self._ready.is_set():
+            self._service.metrics.error(NAME, "connection")
+            log.warning("discord: the gateway connection ended: %s: %s", type(exc).__name__, str(exc)[:200])
 
     async def _on_ready(self) -> None:
         self._ready.set()
@@ -351,25 +395,54 @@ class DiscordGatewayAdapter:
                 return
             self._logs.start(request)
             return
+        received = time.monotonic()
         prepared = await self._responder.prepare(invocation)
+        for attempt in range(CALLBACK_ATTEMPTS):
+            try:
+                await self._respond(interaction, prepared)
+                return
+            except discord.HTTPException as exc:
+                wait = _rate_limit_wait(exc)
+                # The interaction must be answered within 3 s of its creation: retry a rate
+                # limit only while an answer can still arrive in time.
+                late = time.monotonic() - received + (wait or 0.0) > ANSWER_WINDOW
+                if wait is None or late or attempt + 1 == CALLBACK_ATTEMPTS:
+                    # Most often the 3-second window passed (10062 Unknown interaction) or a retry won.
+                    self._service.metrics.error(NAME, "send")
+                    log.warning("discord: could not answer interaction %s: %s", interaction.id, exc)
+                    return
+                self._service.metrics.retry(NAME, "rate_limit")
+                log.info("discord: interaction %s rate limited; retrying in %.2f s", interaction.id, wait)
+                await asyncio.sleep(wait)
+
+    async def _respond(self, interaction: discord.Interaction[commands.Bot], prepared: Prepared) -> None:
         response = prepared.body
-        try:
-            if response["type"] == AUTOCOMPLETE_RESULT:
-                choices = prepared.memo.get("choices")
-                if choices is None:
-                    choices = prepared.memo["choices"] = [
-                        app_commands.Choice(name=c["name"], value=c["value"])
-                        for c in response["data"]["choices"]
-                    ]
-                await interaction.response.autocomplete(choices)
-            else:
-                # Embeds and a stopped view are only read when sent, so a cached answer's
-                # discord.py objects are built once and reused.
-                kwargs = prepared.memo.get("kwargs")
-                if kwargs is None:
-                    kwargs = prepared.memo["kwargs"] = message_kwargs(response["data"])
-                await interaction.response.send_message(**kwargs)
-        except discord.HTTPException as exc:
-            # Most often the 3-second window passed (10062 Unknown interaction) or a retry won.
-            self._service.metrics.error(NAME, "send")
-            log.warning("discord: could not answer interaction %s: %s", interaction.id, exc)
+        if response["type"] == AUTOCOMPLETE_RESULT:
+            choices = prepared.memo.get("choices")
+            if choices is None:
+                choices = prepared.memo["choices"] = [
+                    app_commands.Choice(name=c["name"], value=c["value"]) for c in response["data"]["choices"]
+                ]
+            await interaction.response.autocomplete(choices)
+        else:
+            # Embeds and a stopped view are only read when sent, so a cached answer's
+            # discord.py objects are built once and reused.
+            kwargs = prepared.memo.get("kwargs")
+            if kwargs is None:
+                kwargs = prepared.memo["kwargs"] = message_kwargs(response["data"])
+            await interaction.response.send_message(**kwargs)
+
+
+def _rate_limit_wait(exc: discord.HTTPException) -> float | None:
+    """Seconds Discord asked to wait before trying again, or ``None`` if ``exc`` is no 429.
+
+    discord.py retries a 429 itself only when the response came through Discord's proxy (a
+    ``Via`` header); without one it assumes a ban and gives up at once.
+    """
+    if exc.status != 429:
+        return None
+    headers = getattr(exc.response, "headers", None) or {}
+    try:
+        return max(0.0, float(headers.get("Retry-After", "0.5")))
+    except ValueError:
+        return 0.5

@@ -23,11 +23,13 @@ from aiohttp import web
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
+from bot.http_listener import HttpListener, ListenerLimits, RefusalLog, new_app
 from bot.platforms.base import AdapterStartError
 from bot.platforms.discord.config import NAME, DiscordConfig
 from bot.platforms.discord.logs import DiscordLogs
-from bot.platforms.discord.responder import PING, PONG, Invocation, Responder
+from bot.platforms.discord.responder import PING, PONG, Invocation, Responder, encode_json
 from bot.service import Service
+from bot.wire_text import may_hold_surrogates, scrub_json
 
 # Named as before the move into bot.platforms: operators filter log lines on it.
 log = logging.getLogger("bot.adapters.discord_interactions")
@@ -37,6 +39,9 @@ MAX_CLOCK_SKEW = 300.0
 SIGNATURE_HEADER = "X-Signature-Ed25519"
 TIMESTAMP_HEADER = "X-Signature-Timestamp"
 _SIGNATURE_HEX_LENGTH = 128
+# Seconds since 1970 have 10 digits until 2286; anything much longer is not a timestamp (and
+# int() refuses strings over 4,300 digits with an error of its own).
+_TIMESTAMP_MAX_DIGITS = 12
 
 
 class SignatureVerifier:
@@ -56,7 +61,7 @@ class SignatureVerifier:
         """Whether the body was signed by Discord within the allowed clock skew."""
         if not signature or not timestamp or len(signature) != _SIGNATURE_HEX_LENGTH:
             return False
-        if not timestamp.isascii() or not timestamp.isdigit():
+        if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > _TIMESTAMP_MAX_DIGITS:
             return False
         # A captured request replayed later is refused; so is one dated in the future.
         if abs(self._clock() - int(timestamp)) > self._max_skew:
@@ -70,11 +75,7 @@ class SignatureVerifier:
 
 def _json(body: object, status: int = 200) -> web.Response:
     # Exactly "application/json": Discord's own clients and our emulator expect no charset.
-    return web.Response(
-        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
-        status=status,
-        content_type="application/json",
-    )
+    return web.Response(body=encode_json(body), status=status, content_type="application/json")
 
 
 class DiscordInteractionsAdapter:
@@ -94,8 +95,10 @@ class DiscordInteractionsAdapter:
         self._verifier = SignatureVerifier(config.public_key, clock=clock)
         self._responder = Responder(service, cache_size=config.answer_cache_size)
         self._logs = DiscordLogs(service, config)
-        self._runner: web.AppRunner | None = None
+        self._listener: HttpListener | None = None
         self._port: int | None = None
+        # Refused requests are logged, but a flood of forged ones must not flood the log.
+        self._refusals = RefusalLog("discord interactions", 60.0, log)
 
     @property
     def port(self) -> int | None:
@@ -112,33 +115,42 @@ class DiscordInteractionsAdapter:
 
     def app(self) -> web.Application:
         """The aiohttp application (one POST route); tests may serve it themselves."""
-        # client_max_size makes aiohttp itself stop reading at 64 KiB, which covers chunked
+        # The body limit makes aiohttp itself stop reading at 64 KiB, which covers chunked
         # bodies that announce no length.
-        app = web.Application(client_max_size=MAX_BODY)
+        app = new_app("discord interactions", ListenerLimits(max_body=MAX_BODY))
         app.router.add_post(self._config.interactions_path, self._handle)
         return app
 
     async def _handle(self, request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > MAX_BODY:
+            self._refusals.note("body too large (413)")
             return _json({"error": "body too large"}, 413)
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
+            self._refusals.note("body too large (413)")
             return _json({"error": "body too large"}, 413)
         headers = request.headers
         if not self._verifier.verify(headers.get(SIGNATURE_HEADER), headers.get(TIMESTAMP_HEADER), body):
+            self._refusals.note("invalid request signature (401)")
             return _json({"error": "invalid request signature"}, 401)
         try:
             payload = json.loads(body)
+            if may_hold_surrogates(body):
+                payload = scrub_json(payload)
             kind = int(payload["type"])
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, IndexError, RecursionError):
+            self._refusals.note("signed but malformed interaction (400)")
             return _json({"error": "malformed interaction"}, 400)
         if kind == PING:
             return _json({"type": PONG})
         try:
             invocation = Invocation.from_payload(payload)
         except (ValueError, TypeError, KeyError, AttributeError):
-            return _json({"error": "malformed interaction"}, 400)
+            # Signed by Discord, so someone is waiting for an answer: the usual apology.
+            self._refusals.note("signed interaction the bot cannot read; answered with an apology")
+            sorry = encode_json(self._responder.apology_for(payload))
+            return web.Response(body=sorry, content_type="application/json")
         request_for_logs = self._logs.claim(invocation)
         if request_for_logs is not None:
             # "Thinking…" goes back in this response; the summary follows as an edit of it once
@@ -157,39 +169,28 @@ class DiscordInteractionsAdapter:
         # Everything alive now (catalogue, search index, imported modules) lives as long as the
         # process: keep the garbage collector from walking it again on every full collection.
         gc.freeze()
-        # No access log: one line per interaction is noise at production rates (metrics count them).
-        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, shutdown_timeout=5.0)
-        await runner.setup()
-        site = web.TCPSite(
-            runner, self._config.interactions_listen, self._config.interactions_port, backlog=1024
+        listener = HttpListener(
+            self.app(), self._config.interactions_listen, self._config.interactions_port, shutdown_timeout=5.0
         )
         try:
-            await site.start()
+            await listener.start()
         except OSError as exc:
-            await runner.cleanup()
             raise AdapterStartError(
                 f"cannot listen on {self._config.interactions_listen}:{self._config.interactions_port}: "
                 f"{exc.strerror or exc}"
             ) from None
-        self._runner = runner
-        self._port = self._bound_port(runner)
+        self._listener = listener
+        self._port = listener.port
         log.info("discord: interactions endpoint listening on %s", self.url)
-
-    @staticmethod
-    def _bound_port(runner: web.AppRunner) -> int | None:
-        for address in runner.addresses:
-            if isinstance(address, tuple) and len(address) >= 2:
-                return int(address[1])
-        return None
 
     async def stop(self) -> None:
         """Stop listening; requests in flight are finished first, then log summaries being
         prepared get a few seconds to be delivered."""
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
+        if self._listener is not None:
+            listener, self._listener = self._listener, None
+            await listener.stop()
         await self._logs.close()
 
     def connected(self) -> bool:
         """Serving while the listening socket is open."""
-        return self._runner is not None
+        return self._listener is not None and self._listener.running

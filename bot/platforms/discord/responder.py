@@ -79,17 +79,20 @@ class Invocation:
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Invocation:
         """From an interaction object as Discord posts it to the HTTP endpoint."""
-        member = payload.get("member") or {}
-        user = member.get("user") or payload.get("user") or {}
-        channel_id = payload.get("channel_id") or (payload.get("channel") or {}).get("id")
+        member = _mapping(payload.get("member"))
+        user = _mapping(member.get("user") or payload.get("user"))
+        channel_id = payload.get("channel_id") or _mapping(payload.get("channel")).get("id")
         guild_id = payload.get("guild_id")
+        locale, guild_locale = payload.get("locale"), payload.get("guild_locale")
+        if not isinstance(locale, str | None) or not isinstance(guild_locale, str | None):
+            raise TypeError("locale is not a string")
         return cls(
             type=int(payload["type"]),
-            data=payload.get("data") or {},
+            data=_mapping(payload.get("data")),
             guild_id=int(guild_id) if guild_id else None,
             channel_id=int(channel_id) if channel_id else None,
-            locale=payload.get("locale"),
-            guild_locale=payload.get("guild_locale"),
+            locale=locale,
+            guild_locale=guild_locale,
             permissions=int(member.get("permissions") or 0),
             user_name=str(member.get("nick") or user.get("global_name") or user.get("username") or ""),
             interaction_id=str(payload.get("id") or ""),
@@ -116,6 +119,15 @@ class Invocation:
         return "", ""
 
 
+def _mapping(value: object) -> Mapping[str, Any]:
+    """An object of the payload, ``{}`` when absent; anything else is not an interaction."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected an object, not {type(value).__name__}")
+    return value
+
+
 def message_text(data: Mapping[str, Any]) -> str:
     """The text of a message command's target: content plus any embed text (bots post logs so)."""
     target = str(data.get("target_id", ""))
@@ -125,6 +137,16 @@ def message_text(data: Mapping[str, Any]) -> str:
         parts += [str(embed.get("title") or ""), str(embed.get("description") or "")]
         parts += [f"{f.get('name', '')} {f.get('value', '')}" for f in embed.get("fields") or ()]
     return "\n".join(p for p in parts if p)
+
+
+def encode_json(body: object) -> bytes:
+    """``body`` as compact UTF-8 JSON; a lone surrogate (which a JSON request may carry in
+    ``\\ud800`` form) becomes U+FFFD instead of failing the encoding."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace")
 
 
 def _message(data: dict[str, Any]) -> dict[str, Any]:
@@ -149,7 +171,7 @@ class Prepared:
     def json(self) -> bytes:
         """The body serialised for an HTTP response."""
         if self._json is None:
-            self._json = json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode()
+            self._json = encode_json(self.body)
         return self._json
 
 
@@ -187,6 +209,13 @@ class Responder:
             if inv.type == AUTOCOMPLETE:
                 return Prepared({"type": AUTOCOMPLETE_RESULT, "data": {"choices": []}})
         return Prepared(self.apology(inv))
+
+    def apology_for(self, payload: object) -> dict[str, Any]:
+        """The apology for an interaction that could not be read, in its locale if it has one."""
+        locale = payload.get("locale") if isinstance(payload, Mapping) else None
+        readable = locale if isinstance(locale, str) else None
+        inv = Invocation(type=APPLICATION_COMMAND, data={}, locale=readable)
+        return self.apology(inv)
 
     def apology(self, inv: Invocation) -> dict[str, Any]:
         """The ephemeral "something went wrong" message in the user's language."""
@@ -281,5 +310,5 @@ class Responder:
 def _describe(inv: Invocation) -> str:
     if inv.type == MESSAGE_COMPONENT:
         return "component"
-    name = inv.data.get("name", "?")
+    name = str(inv.data.get("name", "?"))[:100]
     return f"autocomplete /{name}" if inv.type == AUTOCOMPLETE else f"command {name!r}"

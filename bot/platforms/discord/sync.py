@@ -19,6 +19,7 @@ import aiohttp
 from bot.platforms.base import redacted_values
 from bot.platforms.discord.commands import command_payloads
 from bot.platforms.discord.config import DiscordConfig
+from bot.platforms.discord.errors import describe_failure, describe_response
 from bot.redaction import RedactingFilter
 from handlers import Handler
 
@@ -31,6 +32,9 @@ USER_AGENT = "DiscordBot (https://github.com/http-status-bot/http-status-bot, 0.
 # (it logs request bodies, URLs with *interaction* tokens, and gateway events, never the IDENTIFY
 # payload), but an exception message, a third-party library or a future version might.
 REDACTED_LOGGERS = ("discord", "aiohttp", "bot", "asyncio")
+REQUEST_TIMEOUT = 30.0
+CONNECT_TIMEOUT = 5.0
+LIMITS = f"{CONNECT_TIMEOUT:.0f} s to connect, {REQUEST_TIMEOUT:.0f} s in all"
 
 
 class CommandSyncError(RuntimeError):
@@ -80,11 +84,17 @@ class _Rest:
                         )
                     if response.status >= 400:
                         raise CommandSyncError(
-                            f"{method} {path} failed with {response.status}: {text[:1000]}"
+                            f"{method} {path} failed: {describe_response(response.status, text)}"
                         )
-                    return json.loads(text) if text else None
+                    try:
+                        return json.loads(text) if text else None
+                    except ValueError:
+                        answer = describe_response(response.status, text)
+                        raise CommandSyncError(f"{method} {path}: the answer is not JSON: {answer}") from None
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                raise CommandSyncError(f"cannot reach the Discord API at {self.root}: {exc!r}") from None
+                raise CommandSyncError(
+                    f"cannot reach the Discord API at {self.root}: {describe_failure(exc, LIMITS)}"
+                ) from None
         raise CommandSyncError(f"{method} {path}: still rate limited after {self.attempts} attempts")
 
 
@@ -119,7 +129,8 @@ async def sync_commands(
     guard = RedactingFilter(redacted_values(config))
     guard.attach(REDACTED_LOGGERS)
     try:
-        timeout = aiohttp.ClientTimeout(total=30)
+        # A host that does not answer fails in seconds, as Telegram's does, not after the total.
+        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT, sock_connect=CONNECT_TIMEOUT)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             rest = _Rest(session, api_root(config.api_base_url), config.token)
             app_id = application_id or config.application_id

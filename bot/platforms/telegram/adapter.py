@@ -6,8 +6,11 @@ cards in any chat (the callbacks are :mod:`bot.platforms.telegram.updates`). Upd
 polling (the default, one process per bot) or through a webhook served by our own aiohttp server
 (any number of replicas behind a reverse proxy).
 
-The runtime owns the loop, so PTB is driven piece by piece (``initialize``/``start``/
-``updater.start_polling`` and the reverse on stop) and never through ``run_polling()``.
+Either way they go through :mod:`bot.platforms.telegram.intake` (journaled before Telegram is told
+they arrived, replayed after a crash) and :mod:`bot.platforms.telegram.dispatch` (concurrent across
+chats, in order within one). PTB parses updates and runs the callbacks (``process_update``); its
+``Updater`` and update queue are not used. The runtime owns the loop, so PTB is driven piece by
+piece (``initialize``/``start`` and the reverse on stop), never through ``run_polling()``.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 import logging
-from collections import OrderedDict
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,9 +30,12 @@ from telegram import BotCommand, Update
 from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import ApplicationBuilder
 
+from bot.http_listener import HttpListener, ListenerLimits, RefusalLog, new_app
 from bot.platforms.base import AdapterStartError, redacted_values
 from bot.platforms.telegram.config import NAME, TelegramConfig
 from bot.platforms.telegram.delivery import Delivery, RetryPolicy
+from bot.platforms.telegram.dispatch import ChatDispatcher
+from bot.platforms.telegram.intake import Intake, Poller, Taken
 from bot.platforms.telegram.transport import JsonRequest, PollingRequest
 from bot.platforms.telegram.updates import (
     COMMANDS,
@@ -40,6 +47,7 @@ from bot.platforms.telegram.updates import (
 )
 from bot.redaction import RedactingFilter
 from bot.service import Service
+from bot.wire_text import may_hold_surrogates, scrub_json
 
 # Named as before the move into bot.platforms: operators filter log lines on it.
 log = logging.getLogger("bot.adapters.telegram_bot")
@@ -47,9 +55,11 @@ log = logging.getLogger("bot.adapters.telegram_bot")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # Only what the bot handles: Telegram then neither sends nor stores anything else for us.
 ALLOWED_UPDATES = ("message", "inline_query")
-WEBHOOK_BACKLOG = 1000
-# Webhook updates remembered, so that one Telegram delivers twice is answered once.
-SEEN_UPDATES = 4096
+# Telegram sends one update per webhook request, well under this.
+WEBHOOK_MAX_BODY = 1 << 20
+# How long past a long poll's own timeout the polling loop may stay quiet before it is reported
+# as stuck (each poll returns within poll_timeout, or fails within poll_timeout + 10 s).
+POLL_STALE_AFTER = 20.0
 # Loggers that may print the token: httpx and httpcore log request URLs (``/bot<token>/getMe``),
 # python-telegram-bot puts it in some exception messages, asyncio prints unhandled tracebacks.
 REDACTED_LOGGERS = ("httpx", "httpcore", "telegram", "aiohttp", "asyncio", "bot")
@@ -69,6 +79,9 @@ class TelegramAdapter:
         drain_timeout: float = 6.0,
         inline_page_size: int = 10,
         register_commands: bool = True,
+        max_in_flight: int = 64,
+        max_queued: int = 1000,
+        claim_interval: float = 60.0,
     ) -> None:
         self.config = config
         self.service = service
@@ -80,14 +93,22 @@ class TelegramAdapter:
         self._redactor = RedactingFilter(redacted_values(config))
         self._application: TelegramApplication | None = None
         self._polling: PollingRequest | None = None
-        self._runner: web.AppRunner | None = None
+        self._listener: HttpListener | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._started = False
         self._stopped = False
         # Past the drain deadline during stop: remaining updates are skipped, not answered.
         self._abandoned = False
         self._accepting = False
-        self._seen_updates: OrderedDict[int, None] = OrderedDict()
+        self._dispatcher: ChatDispatcher[Taken] = ChatDispatcher(
+            self._handle, max_in_flight=max_in_flight, max_queued=max_queued
+        )
+        self._intake: Intake | None = None
+        self._poller: Poller | None = None
+        self._receiving: asyncio.Task[None] | None = None
+        self._claims: asyncio.Task[None] | None = None
+        self._claim_interval = claim_interval
+        self._refusals = RefusalLog("telegram webhook", 60.0, log)
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -104,15 +125,21 @@ class TelegramAdapter:
         return self.application.bot.username
 
     def connected(self) -> bool:
-        """Serving now: started, not stopping, and (polling) the last poll reached the API."""
+        """Serving now: started, not stopping, and receiving.
+
+        Polling: the loop is alive, its last poll reached a healthy API and it polled (or
+        finished answering an update) recently. Webhook: the listener is up.
+        """
         app = self._application
         if not self._started or self._stopped or app is None or not app.running:
             return False
         if self.config.mode == "webhook":
-            return self._runner is not None
-        return (
-            app.updater is not None and app.updater.running and not (self._polling and self._polling.failing)
-        )
+            return self._listener is not None and self._listener.running
+        poller, task = self._poller, self._receiving
+        if poller is None or task is None or task.done() or poller.failing:
+            return False
+        quiet = time.monotonic() - max(poller.last_poll, self._dispatcher.last_done)
+        return quiet < self.config.poll_timeout + POLL_STALE_AFTER
 
     def _api_location(self) -> str:
         parts = urlsplit(self.config.api_base_url)
@@ -125,14 +152,20 @@ class TelegramAdapter:
             .token(self.config.token)
             .base_url(self.config.api_base_url)
             .base_file_url(self.config.file_base_url)
-            # Room for answers and the background command-menu registration at the same time.
-            .request(JsonRequest(lean=frozenset({"sendMessage"}), connection_pool_size=64))
+            # Room for every update in flight and the command-menu registration at the same time.
+            .request(
+                JsonRequest(
+                    lean=frozenset({"sendMessage"}),
+                    fast=frozenset({"sendMessage", "answerInlineQuery"}),
+                    connection_pool_size=self._dispatcher.max_in_flight + 8,
+                )
+            )
             .get_updates_request(self._polling)
             .job_queue(None)
+            # Updates go through our dispatcher (see the module docstring), not PTB's queue.
             .concurrent_updates(False)
+            .updater(None)
         )
-        if self.config.mode == "webhook":
-            builder = builder.updater(None)
         app: TelegramApplication = builder.build()
         self._updates = UpdateHandlers(
             self.config, self.service, self._delivery, app.bot, inline_page_size=self.inline_page_size
@@ -165,6 +198,13 @@ class TelegramAdapter:
         try:
             await self._initialize(app)
             await app.start()
+            self._intake = Intake(
+                self.service.journal,
+                f"{NAME}:{app.bot.id}",
+                self._dispatcher,
+                lambda data: Update.de_json(dict(data), app.bot),
+                self.service.metrics,
+            )
             self._accepting = True
             if self.config.mode == "webhook":
                 await self._start_webhook(app)
@@ -196,32 +236,45 @@ class TelegramAdapter:
             raise AdapterStartError(f"getMe failed: {self._redactor.redact(str(exc))}") from None
 
     async def _start_polling(self, app: TelegramApplication) -> None:
-        assert app.updater is not None
+        assert self._intake is not None and self._polling is not None
         try:
-            # Bootstraps with deleteWebhook (polling and a webhook exclude each other).
-            await app.updater.start_polling(
-                timeout=self.config.poll_timeout,
-                allowed_updates=list(ALLOWED_UPDATES),
-                drop_pending_updates=False,
-                error_callback=self._on_poll_error,
+            # Polling and a webhook exclude each other; pending updates are kept.
+            await self._delivery.call(
+                lambda: app.bot.delete_webhook(drop_pending_updates=False), "deleteWebhook"
             )
         except TelegramError as exc:
             raise AdapterStartError(f"cannot start polling: {self._redactor.redact(str(exc))}") from None
+        self._poller = Poller(
+            self._polling,
+            f"{app.bot.base_url}/getUpdates",
+            self._intake,
+            timeout=self.config.poll_timeout,
+            allowed_updates=ALLOWED_UPDATES,
+            metrics=self.service.metrics,
+        )
+        self._receiving = asyncio.create_task(self._poller.run(), name="telegram-polling")
+        self._claims = asyncio.create_task(self._claim_leftovers(), name="telegram-journal")
+
+    async def _claim_leftovers(self) -> None:
+        """Now and then, claim what is left in the journal: another replica's updates after it
+        died, or updates whose journal write failed to be marked done."""
+        assert self._intake is not None
+        while True:
+            await asyncio.sleep(self._claim_interval)
+            await self._intake.replay()
 
     async def _start_webhook(self, app: TelegramApplication) -> None:
-        server = web.Application(client_max_size=1 << 20)
+        server = new_app("telegram webhook", ListenerLimits(max_body=WEBHOOK_MAX_BODY))
         server.router.add_post(self.config.webhook_path, self._on_webhook)
-        runner = web.AppRunner(server, access_log=None, shutdown_timeout=2.0)
-        await runner.setup()
-        self._runner = runner
-        site = web.TCPSite(runner, self.config.webhook_listen, self.config.webhook_port)
+        listener = HttpListener(server, self.config.webhook_listen, self.config.webhook_port)
         try:
-            await site.start()
+            await listener.start()
         except OSError as exc:
             raise AdapterStartError(
                 f"webhook server cannot listen on {self.config.webhook_listen}:{self.config.webhook_port}: "
                 f"{exc.strerror or exc}"
             ) from None
+        self._listener = listener
         try:
             # Every replica registers the same URL and secret, so this is idempotent.
             await self._delivery.call(
@@ -235,6 +288,12 @@ class TelegramAdapter:
             )
         except TelegramError as exc:
             raise AdapterStartError(f"setWebhook failed: {self._redactor.redact(str(exc))}") from None
+        assert self._intake is not None
+        self._claims = asyncio.create_task(self._replay_then_claim(self._intake), name="telegram-journal")
+
+    async def _replay_then_claim(self, intake: Intake) -> None:
+        await intake.replay()
+        await self._claim_leftovers()
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work, name="telegram-background")
@@ -265,7 +324,10 @@ class TelegramAdapter:
                 log.warning("telegram: %s failed: %s", what, exc)
 
     async def stop(self) -> None:
-        """Stop taking updates, let those in flight finish within ``drain_timeout``, close."""
+        """Stop taking updates, let those in flight finish within ``drain_timeout``, close.
+
+        Updates not answered by then stay in the journal for the next start.
+        """
         if self._stopped:
             return
         self._stopped = True
@@ -276,61 +338,75 @@ class TelegramAdapter:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
+            await self._stop_intake()
             if app is not None:
-                await self._stop_intake(app)
-                await self._drain(app)
+                await self._drain()
+                if self._poller is not None:
+                    # Whatever is still unanswered is in the journal; tell Telegram the rest arrived.
+                    await self._poller.confirm()
         finally:
             if app is not None:
                 await self._close(app)
+            if self._intake is not None and not await self._intake.quiesce(3.0):
+                log.warning("telegram: journal calls still running after 3 s")
             self._redactor.detach()
 
-    async def _stop_intake(self, app: TelegramApplication) -> None:
-        if app.updater is not None and app.updater.running:
-            # Its last getUpdates confirms what was fetched; those updates are answered below.
-            try:
-                await app.updater.stop()
-            except Exception:
-                log.exception("telegram: error while stopping polling")
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
+    async def _stop_intake(self) -> None:
+        if self._claims is not None:
+            claims, self._claims = self._claims, None
+            claims.cancel()
+            with contextlib.suppress(BaseException):
+                await claims
+        if self._receiving is not None:
+            receiving, self._receiving = self._receiving, None
+            poller = self._poller
+            if poller is not None:
+                # A long poll or a backoff is cut short; a batch being journaled is finished first.
+                poller.stop()
+                if poller.journaling:
+                    await asyncio.wait({receiving}, timeout=3.0)
+            receiving.cancel()
+            with contextlib.suppress(BaseException):
+                await receiving
+        if self._listener is not None:
+            listener, self._listener = self._listener, None
+            await listener.stop()
 
-    async def _drain(self, app: TelegramApplication) -> None:
-        if not app.running:
+    async def _drain(self) -> None:
+        if await self._dispatcher.drain(self.drain_timeout):
             return
-        stopping = asyncio.ensure_future(app.stop())
-        done, _ = await asyncio.wait({stopping}, timeout=self.drain_timeout)
-        if not done:
-            log.warning(
-                "telegram: replies still in flight after %.1f s; abandoning %d queued update(s)",
-                self.drain_timeout,
-                app.update_queue.qsize(),
-            )
-            self._abandoned = True
-            self._delivery.abort()
-            # What is left is at most one request in flight; do not wait for all of its timeout:
-            # the runtime's own shutdown deadline (10 s by default) must not be overrun.
-            done, _ = await asyncio.wait({stopping}, timeout=3.0)
-            if not done:
-                stopping.cancel()
-                return
-        with contextlib.suppress(Exception):
-            stopping.result()
+        dropped = self._dispatcher.drop_waiting()
+        log.warning(
+            "telegram: replies still in flight after %.1f s; %d queued update(s) left to the journal",
+            self.drain_timeout,
+            dropped,
+        )
+        self._abandoned = True
+        self._delivery.abort()
+        # What is left is requests in flight; do not wait for all of their timeouts: the runtime's
+        # own shutdown deadline (10 s by default) must not be overrun.
+        await self._dispatcher.cancel_running(3.0)
 
     async def _close(self, app: TelegramApplication) -> None:
         self._accepting = False
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            with contextlib.suppress(Exception):
-                await runner.cleanup()
+        await self._stop_intake()
         try:
-            if app.updater is not None and app.updater.running:
-                await app.updater.stop()
             if app.running:
                 await app.stop()
             await app.shutdown()
         except Exception:
             log.exception("telegram: error while closing")
+
+    async def _handle(self, taken: Taken) -> None:
+        """Answer one update (the dispatcher calls this), then mark it done in the journal."""
+        app = self._application
+        if app is None or self._abandoned:
+            return
+        try:
+            await app.process_update(taken.update)
+        finally:
+            if not self._abandoned and self._intake is not None:
+                await self._intake.done(taken.update_id)
 
     # ---- webhook ------------------------------------------------------------------------
 
@@ -338,41 +414,40 @@ class TelegramAdapter:
         """One update POSTed by Telegram (or the reverse proxy in front of the replicas)."""
         given = request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), self.config.secret_token.encode()):
+            self._refusals.note("wrong or missing secret token (403)")
             return web.Response(status=403, text="forbidden")
-        if not self._accepting or self._application is None:
+        intake = self._intake
+        if not self._accepting or intake is None:
             # Telegram delivers again later, to whichever replica answers.
             return web.Response(status=503, text="stopping")
-        if self._application.update_queue.qsize() >= WEBHOOK_BACKLOG:
+        if not self._dispatcher.has_room():
             # Acknowledging faster than we answer would only grow memory: let Telegram hold
             # the update and retry (it backs off), or hand it to a less busy replica.
             return web.Response(status=503, text="busy")
+        body = await request.read()
         try:
-            data = await request.json()
-        except ValueError:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            self._refusals.note("body is not JSON (400)")
             return web.Response(status=400, text="body is not JSON")
+        if may_hold_surrogates(body):
+            data = scrub_json(data)
+            body = json.dumps(data, ensure_ascii=False).encode()
         update_id = data.get("update_id") if isinstance(data, dict) else None
         if not isinstance(update_id, int) or isinstance(update_id, bool):
+            self._refusals.note("not an update (400)")
             return web.Response(status=400, text="not an update")
         # Telegram redelivers an update whose acknowledgement it did not get: answer it once.
-        if update_id in self._seen_updates:
+        if intake.known(update_id):
             return web.Response(status=200)
-        try:
-            update = Update.de_json(data, self._application.bot)
-        except Exception:
-            log.warning("telegram: webhook update %s could not be parsed", update_id, exc_info=True)
+        update = intake.read(data)
+        if update is None:
             return web.Response(status=400, text="malformed update")
-        self._seen_updates[update_id] = None
-        if len(self._seen_updates) > SEEN_UPDATES:
-            self._seen_updates.popitem(last=False)
-        await self._application.update_queue.put(update)
+        # Journaled before the 200: from then on Telegram forgets it, and only we remember.
+        await intake.take(update, body)
         return web.Response(status=200)
 
     # ---- errors -------------------------------------------------------------------------
-
-    def _on_poll_error(self, exc: TelegramError) -> None:
-        # PTB keeps retrying with backoff; connected() reports the outage meanwhile.
-        self.service.metrics.error(NAME, "connection")
-        log.warning("telegram: getUpdates failed: %s", exc)
 
     async def _on_error(self, update: object, context: Context) -> None:
         """PTB's error handler: whatever escaped a callback is logged with its update id."""

@@ -13,6 +13,9 @@ from bot.platforms.base import ConfigError, Listener, Secret, missing
 NAME: Final = "telegram"
 # What Telegram accepts as a webhook secret_token.
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+DEFAULT_API = "https://api.telegram.org/bot"
+# The only ports Telegram's servers deliver webhooks to (a local Bot API server takes any).
+WEBHOOK_PORTS = (443, 80, 88, 8443)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +29,7 @@ class TelegramConfig:
 
     enabled: bool = False
     token: str = ""
-    api_base_url: str = "https://api.telegram.org/bot"
+    api_base_url: str = DEFAULT_API
     mode: Literal["polling", "webhook"] = "polling"
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8443
@@ -61,8 +64,7 @@ class TelegramConfig:
         if self.mode == "webhook":
             if not self.webhook_url:
                 raise missing(NAME, "webhook_url", "in webhook mode", self.SECRETS)
-            if not self.webhook_url.startswith(("http://", "https://")):
-                raise ConfigError("[telegram] webhook_url must start with https://")
+            self._check_webhook_url()
             if not self.secret_token:
                 raise missing(NAME, "secret_token", "in webhook mode", self.SECRETS)
         if self.secret_token and not _SECRET_TOKEN.fullmatch(self.secret_token):
@@ -78,6 +80,28 @@ class TelegramConfig:
             raise ConfigError("[telegram] poll_timeout must be 0 or more")
         if self.inline_cache_time < 0:
             raise ConfigError("[telegram] inline_cache_time must be 0 or more")
+
+    def _check_webhook_url(self) -> None:
+        """Telegram itself delivers only to HTTPS on ports 443, 80, 88 or 8443; a local Bot API
+        server (another ``api_base_url``) to any URL."""
+        try:
+            parts = urlsplit(self.webhook_url)
+            port = parts.port
+        except ValueError:
+            raise ConfigError("[telegram] webhook_url is not a valid URL") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError("[telegram] webhook_url must be a full URL starting with https://")
+        if self.api_base_url.rstrip("/") != DEFAULT_API:
+            return
+        if parts.scheme != "https":
+            raise ConfigError(
+                "[telegram] webhook_url must start with https:// (Telegram delivers over HTTPS only)"
+            )
+        if port is not None and port not in WEBHOOK_PORTS:
+            raise ConfigError(
+                f"[telegram] webhook_url port {port} is not one Telegram delivers to"
+                f" ({', '.join(map(str, WEBHOOK_PORTS))}); put a reverse proxy in front of webhook_port"
+            )
 
     def listeners(self) -> tuple[Listener, ...]:
         """The webhook server's port, active in webhook mode."""
