@@ -151,6 +151,19 @@ async def test_a_live_claim_is_not_taken_over_but_an_expired_one_is(opener: Open
     await close_second()
 
 
+async def test_an_update_is_held_by_its_recorder_while_it_answers_it(opener: Opener) -> None:
+    _, mine, close_mine = await opener()
+    _, other, close_other = await opener()
+    await mine.record("telegram:1", 7, b"being answered", owner="me", lease=60)
+    # Another replica's periodic claim leaves it alone; its recorder may take it back.
+    assert await other.claim("telegram:1", "other", limit=5, lease=60) == []
+    assert [e.update_id for e in await mine.claim("telegram:1", "me", limit=5, lease=60)] == [7]
+    await mine.record("telegram:1", 8, b"recorder died", owner="gone", lease=-1)
+    assert [e.update_id for e in await other.claim("telegram:1", "other", limit=5, lease=60)] == [8]
+    await close_mine()
+    await close_other()
+
+
 async def test_the_journal_survives_a_restart(opener: Opener) -> None:
     _, journal, close = await opener()
     await journal.record("telegram:1", 5, b"payload")

@@ -169,9 +169,11 @@ class SlowJournal(MemoryJournal):
         self.log: list[tuple[str, int]] = []
         self.recorded_at: dict[int, float] = {}
 
-    async def record(self, source: str, update_id: int, payload: bytes) -> None:
+    async def record(
+        self, source: str, update_id: int, payload: bytes, owner: str = "", lease: float = 0.0
+    ) -> None:
         await asyncio.sleep(self.delay)
-        await super().record(source, update_id, payload)
+        await super().record(source, update_id, payload, owner, lease)
         self.log.append(("record", update_id))
         self.recorded_at[update_id] = time.monotonic()
 

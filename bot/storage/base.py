@@ -46,8 +46,12 @@ class UpdateJournal(Protocol):
     holding a claim, which expires after ``lease`` seconds so another replica may take it over.
     """
 
-    async def record(self, source: str, update_id: int, payload: bytes) -> None:
-        """Keep an update (again is harmless: the first copy stays)."""
+    async def record(
+        self, source: str, update_id: int, payload: bytes, owner: str = "", lease: float = 0.0
+    ) -> None:
+        """Keep an update (again is harmless: the first copy stays), held by ``owner`` for
+        ``lease`` seconds so that no other replica claims it while its recorder answers it.
+        """
 
     async def claim(self, source: str, owner: str, limit: int, lease: float) -> list[JournalEntry]:
         """Up to ``limit`` unanswered updates, oldest first, that no live claim holds; they are

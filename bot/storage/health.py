@@ -130,10 +130,12 @@ class MeteredJournal:
         self.inner = inner
         self._health = health
 
-    async def record(self, source: str, update_id: int, payload: bytes) -> None:
-        """Keep an update (again is harmless)."""
+    async def record(
+        self, source: str, update_id: int, payload: bytes, owner: str = "", lease: float = 0.0
+    ) -> None:
+        """Keep an update (again is harmless), leased to its recorder."""
         try:
-            await self.inner.record(source, update_id, payload)
+            await self.inner.record(source, update_id, payload, owner, lease)
         except Exception as exc:
             raise self._failed("record", exc) from exc
         self._health.succeeded()

@@ -36,7 +36,9 @@ class MemoryJournal:
     def __init__(self) -> None:
         self._entries: dict[tuple[str, int], tuple[bytes, int]] = {}
 
-    async def record(self, source: str, update_id: int, payload: bytes) -> None:
+    async def record(
+        self, source: str, update_id: int, payload: bytes, owner: str = "", lease: float = 0.0
+    ) -> None:
         """Keep an update (again is harmless)."""
         self._entries.setdefault((source, update_id), (payload, 0))
 

@@ -256,15 +256,21 @@ class PostgresJournal:
     def __init__(self, store: PostgresStore) -> None:
         self._store = store
 
-    async def record(self, source: str, update_id: int, payload: bytes) -> None:
-        """Keep an update (again is harmless: the first copy stays)."""
+    async def record(
+        self, source: str, update_id: int, payload: bytes, owner: str = "", lease: float = 0.0
+    ) -> None:
+        """Keep an update (again is harmless: the first copy stays), leased to its recorder so
+        that another replica's claim leaves it alone while it is being answered."""
         async with self._store.connection("record") as connection:
             await connection.execute(
-                "INSERT INTO update_journal (source, update_id, payload) VALUES ($1, $2, $3)"
+                "INSERT INTO update_journal (source, update_id, payload, owner, leased_until)"
+                " VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))"
                 " ON CONFLICT (source, update_id) DO NOTHING",
                 source,
                 update_id,
                 payload,
+                owner,
+                max(lease, 0.0),
             )
 
     async def claim(self, source: str, owner: str, limit: int, lease: float) -> list[JournalEntry]:

@@ -56,8 +56,10 @@ class SqlitePreferences:
         return sorted(self._cache.items())
 
     async def close(self) -> None:
-        """Close the database."""
-        self._db.close()
+        """Close the database once no call is using it (a call cancelled by its caller may still
+        run in its thread: closing under it would crash the process)."""
+        async with self._lock:
+            self._db.close()
 
 
 class SqliteJournal:
@@ -78,13 +80,16 @@ class SqliteJournal:
         )
         self._lock = asyncio.Lock()
 
-    async def record(self, source: str, update_id: int, payload: bytes) -> None:
-        """Keep an update (again is harmless: the first copy stays)."""
+    async def record(
+        self, source: str, update_id: int, payload: bytes, owner: str = "", lease: float = 0.0
+    ) -> None:
+        """Keep an update (again is harmless: the first copy stays), leased to its recorder."""
         async with self._lock:
             await asyncio.to_thread(
                 self._db.execute,
-                "INSERT OR IGNORE INTO update_journal (source, update_id, payload) VALUES (?, ?, ?)",
-                (source, update_id, payload),
+                "INSERT OR IGNORE INTO update_journal (source, update_id, payload, owner, leased_until)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (source, update_id, payload, owner, time.time() + lease if lease > 0 else 0.0),
             )
 
     async def claim(self, source: str, owner: str, limit: int, lease: float) -> list[JournalEntry]:
@@ -118,5 +123,7 @@ class SqliteJournal:
             )
 
     async def close(self) -> None:
-        """Close the database."""
-        self._db.close()
+        """Close the database once no call is using it (a call cancelled by its caller may still
+        run in its thread: closing under it would crash the process)."""
+        async with self._lock:
+            self._db.close()

@@ -18,10 +18,8 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import socket
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Mapping
 from dataclasses import dataclass
@@ -39,9 +37,10 @@ from bot.wire_text import may_hold_surrogates, scrub_json
 log = logging.getLogger("bot.adapters.telegram_bot")
 T = TypeVar("T")
 
-# Names this process in journal claims: a restarted adapter in the same process takes back what
-# its predecessor had claimed at once; another process waits for the lease to run out.
-PROCESS_OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+# Names this machine (or container) in the journal: the updates it records or claims are leased
+# to it, so that replicas sharing a journal never answer the same update at once; a process that
+# restarts here takes back at once what its predecessor left, another machine waits for the lease.
+PROCESS_OWNER = socket.gethostname() or "localhost"
 # Updates answered recently: Telegram (or a replay racing a poll) may bring one twice.
 SEEN_UPDATES = 4096
 # An update that failed this often (each claim is an attempt) is dropped, so that one update that
@@ -231,7 +230,9 @@ class Intake:
             pending.recording = asyncio.get_running_loop().create_future()
         recording = pending.recording
         try:
-            await self._shielded(self.journal.record(self.source, update_id, pending.payload()))
+            await self._shielded(
+                self.journal.record(self.source, update_id, pending.payload(), self.owner, self.lease)
+            )
             pending.recorded = True
             self.recorded += 1
         except Exception as exc:
