@@ -1,4 +1,4 @@
-# http-status-bot: one process serving Discord and Telegram.
+# http-status-bot: one process serving Telegram, Discord and Slack.
 #
 #   docker build -t http-status-bot .
 #   docker run -d --restart unless-stopped -e BOT_TELEGRAM_ENABLED=true -e TELEGRAM_BOT_TOKEN=... \
@@ -22,9 +22,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # Runtime dependencies only (no test extra, no cache), in a layer of their own: it is rebuilt
 # when pyproject.toml changes, not on every change to the code. They are read from the
-# project's metadata, so there is no second list to keep in step.
+# project's metadata, so there is no second list to keep in step; the chart extra (Pillow, for
+# the timeline PNG of log summaries in chats) is part of what the bot does, so it comes too.
 COPY pyproject.toml /tmp/deps/
-RUN python -c "import tomllib; print(*tomllib.load(open('/tmp/deps/pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
+RUN python -c "import tomllib; p = tomllib.load(open('/tmp/deps/pyproject.toml', 'rb'))['project']; print(*p['dependencies'], *p['optional-dependencies']['chart'], sep='\n')" \
         > /tmp/deps/requirements.txt \
     && pip install --no-cache-dir -r /tmp/deps/requirements.txt \
     && rm -rf /tmp/deps
@@ -34,6 +35,11 @@ COPY pyproject.toml README.md /tmp/src/
 COPY bot /tmp/src/bot
 COPY handlers /tmp/src/handlers
 RUN pip install --no-cache-dir --no-deps /tmp/src && rm -rf /tmp/src
+
+# The search index, built once here: every start then loads it packed in about 0.1 s, and the
+# container needs no writable cache (python -m handlers.search writes it, readable by all).
+ENV HTTP_STATUS_BOT_CACHE=/opt/http-status-bot/cache
+RUN python -m handlers.search && chmod -R a+rX /opt/http-status-bot
 
 COPY config.example.toml /config/config.toml
 
@@ -53,8 +59,9 @@ ENV BOT_CONFIG=/config/config.toml \
     BOT_OPS_LISTEN=0.0.0.0 \
     BOT_OPS_PORT=9090
 
-# 8443: Telegram webhook; 8080: Discord interactions endpoint; 9090: /healthz and /metrics.
-EXPOSE 8443 8080 9090
+# 8443: Telegram webhook; 8080: Discord interactions endpoint; 3000: Slack in HTTP mode;
+# 9090: /healthz and /metrics.
+EXPOSE 8443 8080 3000 9090
 
 # Slim images have no curl: Python's urllib fails (exit 1) on a 503 or no answer.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

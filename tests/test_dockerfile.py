@@ -106,6 +106,16 @@ def test_the_default_ports_are_exposed() -> None:
 
     defaults = Config()
     assert {defaults.telegram.webhook_port, defaults.discord.interactions_port, defaults.ops.port} <= exposed
+    assert defaults.platforms["slack"].port in exposed  # type: ignore[attr-defined]
+
+
+def test_the_search_index_is_built_into_the_image() -> None:
+    env = " ".join(_all("ENV"))
+    assert "HTTP_STATUS_BOT_CACHE=" in env
+    runs = _all("RUN")
+    build = next(i for i, rest in enumerate(runs) if "python -m handlers.search" in rest)
+    code = next(i for i, rest in enumerate(runs) if "--no-deps" in rest)
+    assert build > code, "the index is built from the installed code"
 
 
 def _healthcheck_code() -> str:
