@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.render.text import ELLIPSIS
 from bot.service import Service
 from handlers.logs import MAX_UPLOAD, LogReport, looks_like_log, report_upload, timeline_png
 from handlers.logs.chart import available as chart_available
@@ -34,7 +35,6 @@ CHART_NAME = "timeline.png"
 # Longest line a chat summary shows: a path can be kilobytes long, and one such line must not
 # push every other line out of a message.
 LINE_MAX = 300
-ELLIPSIS = "…"
 
 BlockKind = Literal["text", "rows", "bars"]
 

@@ -15,8 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import log_uploads
-from bot.log_uploads import ELLIPSIS, Block, LogSummaries, fit, log_file_name, pasted_log, report_sections
+from bot.log_uploads import Block, LogSummaries, fit, log_file_name, pasted_log, report_sections
 from bot.platforms.telegram.render import RLM, render_log_report, utf16_len
+from bot.render.text import ELLIPSIS
 from bot.service import Service
 from handlers import Handler, load
 from handlers.logs import MAX_UPLOAD, report_upload

@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from bot.log_uploads import CHART_NAME, Block, Section, fit, report_sections
+from bot.render.text import ELLIPSIS, word_cut
 from handlers import Handler, Item, Reply
 
 if TYPE_CHECKING:
@@ -51,7 +52,6 @@ STYLE_SECONDARY = 2
 STYLE_LINK = 5
 
 NO_MENTIONS: dict[str, list[str]] = {"parse": []}
-ELLIPSIS = "…"
 # Right-to-left mark: Discord picks a paragraph's direction from its first strong character, and
 # our Arabic cards often start with "404 Not Found" (Latin), which would lay the line out
 # left-to-right. A leading RLM makes every paragraph of an RTL reply read right-to-left.
@@ -86,13 +86,7 @@ def truncate(text: str, limit: int) -> str:
         return text
     if limit <= 1:
         return ELLIPSIS[:limit]
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    # Only back up to a space when it keeps most of the text: a 40-character run without spaces
-    # (a URL, Chinese or Japanese text) is cut where it is.
-    if space >= limit * 0.8:
-        cut = cut[:space]
-    cut = cut.rstrip()
+    cut = word_cut(text, limit)
     # An odd run of backslashes at the end would escape the ellipsis: drop the lone one.
     if (len(cut) - len(cut.rstrip("\\"))) % 2 == 1:
         cut = cut[:-1]

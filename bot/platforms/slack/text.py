@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-ELLIPSIS = "…"
+from bot.render.text import ELLIPSIS, word_cut
+
 # Right-to-left mark: Slack lays a paragraph out by its first strong character, and an Arabic card
 # often starts with "404 Not Found"; a leading RLM makes each line read right to left.
 RLM = "\u200f"
@@ -71,11 +72,7 @@ def truncate(text: str, limit: int) -> str:
         return text
     if limit <= 1:
         return ELLIPSIS[:limit]
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    # A long run without spaces (a URL, Chinese or Japanese text) is cut where it is.
-    if space >= limit * 0.8:
-        cut = cut[:space]
+    cut = word_cut(text, limit)
     amp = cut.rfind("&")
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]
