@@ -147,19 +147,18 @@ class TelegramAdapter:
 
     def _build(self) -> TelegramApplication:
         self._polling = PollingRequest(connection_pool_size=1)
+        # Room for every update in flight and the command-menu registration at the same time.
+        self._requests = JsonRequest(
+            lean=frozenset({"sendMessage"}),
+            fast=frozenset({"sendMessage", "answerInlineQuery"}),
+            connection_pool_size=self._dispatcher.max_in_flight + 8,
+        )
         builder = (
             ApplicationBuilder()
             .token(self.config.token)
             .base_url(self.config.api_base_url)
             .base_file_url(self.config.file_base_url)
-            # Room for every update in flight and the command-menu registration at the same time.
-            .request(
-                JsonRequest(
-                    lean=frozenset({"sendMessage"}),
-                    fast=frozenset({"sendMessage", "answerInlineQuery"}),
-                    connection_pool_size=self._dispatcher.max_in_flight + 8,
-                )
-            )
+            .request(self._requests)
             .get_updates_request(self._polling)
             .job_queue(None)
             # Updates go through our dispatcher (see the module docstring), not PTB's queue.
@@ -394,6 +393,9 @@ class TelegramAdapter:
             if app.running:
                 await app.stop()
             await app.shutdown()
+            # A start that failed at getMe leaves PTB uninitialised, so its shutdown skips the
+            # requests: close their connection pools here (closing twice is harmless).
+            await self._requests.shutdown()
         except Exception:
             log.exception("telegram: error while closing")
 
