@@ -25,10 +25,14 @@ from handlers.logs.topk import TopK
 Resolution = Literal["minute", "hour", "day"]
 _SNIFF_LINES = 50
 _FAST_FORMATS = frozenset({"combined", "common", "vhost_combined", "vhost_common"})
-# The fast path: the same fields as the reader's common/combined expression, over bytes.
+# The fast path, over bytes: the time, the request's path and the status of a common or combined
+# line. Anchored to each line; what comes before the time (client, identity, user, a virtual
+# host) and after the size (referrer, user agent, extra fields) is only skipped, which halves the
+# cost of the expression. The reader has already recognised the log's first lines, and a chunk
+# whose every line does not match goes to the reader line by line.
 FAST = re.compile(
-    rb"^(?:\S+ )?\S+ \S+ \S+ \[(\d\d/\w{3}/\d{4}:\d\d:\d\d):\d\d(?:\.\d+)? ([+-]\d{4})\] "
-    rb'"(?:[A-Z]+ ([^\s"]*)[^"\n]*|[^"\n]*)" (\d{3}) (?:\d+|-)(?: "[^"\n]*" "[^"\n]*"[^\n]*)?$',
+    rb"^[^\n\[]*\[(\d\d/\w{3}/\d{4}:\d\d:\d\d):\d\d(?:\.\d+)? ([+-]\d{4})\] "
+    rb'"(?:[A-Z]+ ([^\s"]*)[^"\n]*|[^"\n]*)" (\d{3}) (?:\d+|-)[^\n]*$',
     re.MULTILINE,
 )
 _TIMELINE_KEY = itemgetter(0, 1, 3)
