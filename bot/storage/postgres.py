@@ -140,6 +140,7 @@ class PostgresStore:
                     timeout=self._connect_timeout,
                     command_timeout=self._command_timeout,
                     server_settings={"application_name": "http-status-bot"},
+                    reset=_keep_session,
                 )
             except OPEN_FAILURES as exc:
                 raise StorageError(f"PostgreSQL at {self.shown}: {describe(exc)}") from exc
@@ -187,6 +188,18 @@ class PostgresStore:
             await asyncio.wait_for(pool.close(), 2.0)
         except FAILURES:  # TimeoutError among them
             pool.terminate()
+
+
+async def _keep_session(connection: Any) -> None:
+    """What a connection goes back to the pool with: as it is.
+
+    asyncpg resets every connection it takes back (one more round trip on every query's
+    release, which doubled a preference read). The store sets no session state (no SET, no LISTEN,
+    no temporary table; its advisory lock is a transaction's), so there is nothing to reset, but
+    for a transaction a cancelled caller may have left open.
+    """
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
 
 
 class PostgresPreferences:
