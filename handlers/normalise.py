@@ -45,45 +45,11 @@ def tokens(folded: str) -> list[str]:
     return _TOKEN.findall(folded)
 
 
-def has_cjk(token: str) -> bool:
-    """Whether a token holds Chinese, Japanese or Korean characters (written without spaces)."""
-    return _CJK.search(token) is not None
-
-
 def ngrams(token: str) -> list[str]:
     """Character bigrams of a token (a single character stays whole), for unspaced scripts."""
     if len(token) < 2:
         return [token]
     return [token[i : i + 2] for i in range(len(token) - 1)]
-
-
-def stem(token: str) -> str:
-    """A light inflection fold for Latin-script words: plural ``s`` and trailing ``e`` go.
-
-    ``requêtes``/``requête``, ``déplacée``/``déplacé``, ``requests``/``request`` meet; a real
-    stemmer would need to know the query's language, which a one-line query rarely tells.
-    """
-    if len(token) <= 4 or not token.isascii() or not token.isalpha():
-        return token
-    if token.endswith("s") and not token.endswith("ss"):
-        token = token[:-1]
-    while len(token) > 4 and token.endswith("e"):
-        token = token[:-1]
-    return token
-
-
-_CJK_RUN = re.compile(
-    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+|[^\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+"
-)
-_KANA = re.compile(r"[\u3040-\u30ff]")
-# Katakana words; kanji with the hiragana that follows them; hiragana alone; anything else.
-_JAPANESE_RUN = re.compile(
-    r"[\u30a0-\u30ff]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+[\u3040-\u309f]*|[\u3040-\u309f]+|[^\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"
-)
-_SCRIPT_BOUNDS = (
-    (0x250, "latin"), (0x370, "other"), (0x530, "cyrillic"), (0x600, "other"), (0x700, "arabic"),
-    (0x900, "other"), (0x980, "devanagari"), (0xB80, "other"), (0xC00, "tamil"),
-)  # fmt: skip
 
 
 def words(folded: str) -> list[str]:
