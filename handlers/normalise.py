@@ -52,6 +52,20 @@ def ngrams(token: str) -> list[str]:
     return [token[i : i + 2] for i in range(len(token) - 1)]
 
 
+_CJK_RUN = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+|[^\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+"
+)
+_KANA = re.compile(r"[\u3040-\u30ff]")
+# Katakana words; kanji with the hiragana that follows them; hiragana alone; anything else.
+_JAPANESE_RUN = re.compile(
+    r"[\u30a0-\u30ff]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+[\u3040-\u309f]*|[\u3040-\u309f]+|[^\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"
+)
+_SCRIPT_BOUNDS = (
+    (0x250, "latin"), (0x370, "other"), (0x530, "cyrillic"), (0x600, "other"), (0x700, "arabic"),
+    (0x900, "other"), (0x980, "devanagari"), (0xB80, "other"), (0xC00, "tamil"),
+)  # fmt: skip
+
+
 def words(folded: str) -> list[str]:
     """Tokens of a folded text, with runs of CJK characters cut from Latin letters and digits
     beside them (``cloudflare源站`` → ``cloudflare``, ``源站``), as people write them unspaced.
