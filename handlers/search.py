@@ -130,6 +130,16 @@ class _Slot:
     fuzzy: bool = False
 
 
+def _kept(token: str, stem: str) -> str:
+    """The stem of ``token``, or its first two characters where the stemmer left fewer.
+
+    The light Hindi and Tamil stemmers strip every suffix they know: "पाया" (found) and "पे" (on)
+    both come out as "प", "தப்பான" (wrong) and "தந்தா" (gave) as "த", and the French one turns
+    "js" into "j". One letter is no word: it would join unrelated words in the index.
+    """
+    return stem if len(stem) >= 2 or len(token) < 2 else token[:2]
+
+
 class _Analyser:
     """Turns text of one language into index terms; shared by indexing and queries.
 
@@ -190,9 +200,9 @@ class _Analyser:
             if kind == "cjk":
                 primary = token
             elif kind == self.script:
-                primary = self._stem([token])[0]
+                primary = _kept(token, self._stem([token])[0])
             elif kind == "latin":
-                primary = self._stem_en([token])[0]
+                primary = _kept(token, self._stem_en([token])[0])
             else:
                 primary = token
             found = (primary, token in self._stopwords, kind == "cjk")
@@ -248,7 +258,7 @@ class _Analyser:
                 known[token] = (token, token in self._stopwords, False)
         for batch, stem in ((own, self._stem), (latin, self._stem_en)):
             for token, primary in zip(batch, stem(batch), strict=True):
-                known[token] = (primary, token in self._stopwords, False)
+                known[token] = (_kept(token, primary), token in self._stopwords, False)
         return known
 
     def terms(self, tokens: list[str]) -> tuple[frozenset[str], list[str]]:

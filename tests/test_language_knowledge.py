@@ -113,3 +113,17 @@ def test_every_vendor_is_named_by_concepts_of_the_lexicon(catalogue: Catalogue) 
     concepts = set(lexicon("en").concepts)
     for origin, named in catalogue.origin_concepts.items():
         assert set(named) <= concepts, origin
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_no_word_of_the_situations_is_stemmed_to_one_letter(lang: str) -> None:
+    """The light Hindi and Tamil stemmers strip "पाया" and "पे" alike to "प": a one-letter term
+    would join unrelated words, so the analyser keeps two characters at least."""
+    from handlers.normalise import fold, words
+    from handlers.search import _Analyser
+
+    analyser = _Analyser(lang, lexicon(lang), lexicon("en"))
+    vocabulary = {w for texts in situations(lang).by_key.values() for t in texts for w in words(fold(t))}
+    table = analyser.prepare(vocabulary)
+    short = sorted(w for w in vocabulary if len(w) >= 2 and len(table[w][0]) < 2)
+    assert not short, short[:10]
