@@ -23,7 +23,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from handlers import Handler, Request, load  # noqa: E402
 
-from search_quality import OWN, evaluate, load_cases  # noqa: E402
+from search_quality import BLIND, OWN, evaluate, load_cases  # noqa: E402
 
 CODE_QUERIES = ["404", "HTTP/1.1 503", "#418", "500", "http/2 502 Bad Gateway", "301", "429.", "２００"]
 CLASS_QUERIES = ["4xx", "5XX", "50x", "2xx", "41x", "3xx"]
@@ -121,6 +121,9 @@ def quality(handler: Handler) -> None:
         entry = (f"blind {name} (tests/search_eval/blind/{name}_*.tsv)", f"blind/{name}_*.tsv")
         if entry not in groups:
             groups.append(entry)
+    # Every blind round together: the figure the targets are about (each round alone is 40
+    # cases per language, where one case moves a language by 2.5 points).
+    groups.append(("every blind round together (tests/search_eval/blind)", BLIND))
     for title, pattern in groups:
         scores = evaluate(handler, load_cases(pattern))
         print(f"\nsearch quality, {title}: cases, top-1, top-3, single wrong card")
