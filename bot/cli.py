@@ -35,7 +35,7 @@ def env_locale(environ: dict[str, str] | None = None) -> str | None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
-        description="http-status-bot: explains HTTP status codes on Discord, Telegram and the console.",
+        description="http-status-bot: explains HTTP status codes in team chats and on the console.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -10,14 +10,12 @@ import sys
 import time
 from typing import BinaryIO, TextIO, cast
 
+from bot.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from handlers import Handler
 from handlers.logs.report import render_text, summary_json
 from handlers.logs.summary import LogSummary, Summariser
 from handlers.logs.upload import CHUNK, problem
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
 PROGRESS_FROM = 4 * 1024 * 1024  # files smaller than this are read before a bar would show
 
 
